@@ -1,0 +1,1 @@
+"""Built-in sensor drivers; each uses only the public driver API in cuas.driver."""

@@ -1,0 +1,3 @@
+from cuas.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Zones and the rules that turn tracks into alerts."""

@@ -1,0 +1,1 @@
+"""The HTTP API, live stream and dashboard."""

@@ -1,0 +1,51 @@
+"""The FastAPI application: REST under /api/v1, the live stream, and the dashboard at /."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from cuas import __version__
+from cuas.api.live import LiveState
+from cuas.api.routes import alerts, health, sensors, sites, stream, tracks
+from cuas.config import DeploymentConfig
+from cuas.store.sqlite import Store
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(config: DeploymentConfig, store: Store, output_endpoint: str | None) -> FastAPI:
+    """Build the app; ``output_endpoint`` is the engine's bus output (None: no live feed)."""
+    live = LiveState(store, output_endpoint)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await live.start()
+        yield
+        await live.stop()
+
+    app = FastAPI(
+        title="cuas",
+        version=__version__,
+        description="Counter-drone sensor fusion and alerting: sites, sensors, tracks, alerts.",
+        lifespan=lifespan,
+    )
+    app.state.config = config
+    app.state.store = store
+    app.state.live = live
+
+    api = APIRouter(prefix="/api/v1")
+    for module in (health, sites, sensors, tracks, alerts, stream):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    return app

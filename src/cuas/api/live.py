@@ -1,0 +1,160 @@
+"""The API server's live picture: the engine's output bus, mirrored and fanned out.
+
+A background task subscribes to the engine's output (tracks, alerts, sensor status),
+keeps the latest state for REST reads, writes track history to the store at most once a
+second per track, and pushes every change to the connected stream clients. A client that
+cannot keep up is disconnected rather than silently fed a gap; on reconnect it gets a
+fresh snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import Counter
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from cuas.bus import (
+    DEFAULT_HWM,
+    TOPIC_ALERTS,
+    TOPIC_STATUS,
+    TOPIC_TRACKS,
+    BusError,
+    GapCounter,
+    decode,
+    subscriber_socket,
+)
+from cuas.schema import Alert, AlertState, SensorStatus, Track, TrackStatus
+from cuas.store.sqlite import Store
+
+log = logging.getLogger(__name__)
+
+CLIENT_QUEUE = 2_000
+HISTORY_INTERVAL_S = 1.0
+
+
+class LiveState:
+    def __init__(self, store: Store, output_endpoint: str | None) -> None:
+        self.store = store
+        self.endpoint = output_endpoint
+        self.tracks: dict[str, Track] = {}
+        self.sensors: dict[str, SensorStatus] = {}
+        self.clients: set[asyncio.Queue[str | None]] = set()
+        self.counters: Counter[str] = Counter()
+        self.gaps = GapCounter()
+        self._history_t: dict[str, float] = {}
+        self._task: asyncio.Task | None = None
+        self.started_unix = time.time()
+
+    # -- life cycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.endpoint:
+            self._task = asyncio.create_task(self._run(), name="bus-listener")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for queue in list(self.clients):
+            self._close_client(queue)
+
+    async def _run(self) -> None:
+        ctx = zmq.asyncio.Context.instance()
+        sock = subscriber_socket(
+            ctx, self.endpoint, False, [TOPIC_TRACKS, TOPIC_ALERTS, TOPIC_STATUS], DEFAULT_HWM
+        )
+        try:
+            while True:
+                frames = await sock.recv_multipart()
+                try:
+                    msg = decode(frames)
+                except BusError as exc:
+                    self.counters["bus_malformed"] += 1
+                    if self.counters["bus_malformed"] == 1:
+                        log.warning("API: malformed bus message skipped (%s)", exc)
+                    continue
+                self.gaps.see(msg.src, msg.seq)
+                self.counters["bus_lost"] = self.gaps.lost
+                if msg.topic == TOPIC_TRACKS:
+                    await self.on_tracks(msg.items)  # type: ignore[arg-type]
+                elif msg.topic == TOPIC_ALERTS:
+                    self.on_alerts(msg.items)  # type: ignore[arg-type]
+                else:
+                    self.on_sensors(msg.items)  # type: ignore[arg-type]
+        finally:
+            sock.close()
+
+    # -- updates ------------------------------------------------------------------------
+    async def on_tracks(self, tracks: list[Track]) -> None:
+        now = time.monotonic()
+        due = []
+        for track in tracks:
+            if track.status is TrackStatus.DELETED:
+                self.tracks.pop(track.track_id, None)
+                self._history_t.pop(track.track_id, None)
+                continue
+            self.tracks[track.track_id] = track
+            if now - self._history_t.get(track.track_id, 0.0) >= HISTORY_INTERVAL_S:
+                self._history_t[track.track_id] = now
+                due.append(track)
+        if due:
+            await asyncio.to_thread(self.store.add_track_points, due)
+        self.broadcast("tracks", tracks)
+
+    def on_alerts(self, alerts: list[Alert]) -> None:
+        self.broadcast("alerts", alerts)
+
+    def on_sensors(self, statuses: list[SensorStatus]) -> None:
+        for status in statuses:
+            self.sensors[status.sensor_id] = status
+        self.broadcast("sensors", statuses)
+
+    # -- stream clients -------------------------------------------------------------------
+    def snapshot(self) -> str:
+        open_alerts, _ = self.store.list_alerts(
+            [AlertState.RAISED, AlertState.ACKNOWLEDGED], limit=500
+        )
+        return _dumps(
+            {
+                "type": "snapshot",
+                "tracks": [t.model_dump(mode="json") for t in self.tracks.values()],
+                "alerts": [a.model_dump(mode="json") for a in open_alerts],
+                "sensors": [s.model_dump(mode="json") for s in self.sensors.values()],
+            }
+        )
+
+    def add_client(self) -> asyncio.Queue[str | None]:
+        queue: asyncio.Queue[str | None] = asyncio.Queue(CLIENT_QUEUE)
+        self.clients.add(queue)
+        return queue
+
+    def remove_client(self, queue: asyncio.Queue[str | None]) -> None:
+        self.clients.discard(queue)
+
+    def broadcast(self, kind: str, items: list[Any]) -> None:
+        if not items or not self.clients:
+            return
+        text = _dumps({"type": kind, "items": [i.model_dump(mode="json") for i in items]})
+        for queue in list(self.clients):
+            try:
+                queue.put_nowait(text)
+            except asyncio.QueueFull:
+                self.counters["slow_clients_dropped"] += 1
+                self._close_client(queue)
+
+    def _close_client(self, queue: asyncio.Queue[str | None]) -> None:
+        self.clients.discard(queue)
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(None)  # tells the socket handler to close
+
+
+def _dumps(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, separators=(",", ":"))

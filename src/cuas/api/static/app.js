@@ -1,0 +1,1340 @@
+/* cuas operator dashboard v0.
+ *
+ * Plain ES2020, no framework, no external requests: everything comes from the same
+ * origin (REST under /api/v1 and the WebSocket /api/v1/stream).
+ *
+ * Security: identifiers on tracks (Remote ID serials, operator IDs, MACs, ...) are
+ * broadcast over the air by whoever flies the drone, i.e. attacker-controlled. Every
+ * string from the API reaches the DOM through textContent / setAttribute only; this file
+ * never assigns innerHTML.
+ */
+'use strict';
+
+(() => {
+  // ---------------------------------------------------------------- constants
+  const API = '/api/v1';
+  const TRAIL_LEN = 60;              // positions kept per track, client side
+  const VECTOR_S = 10;               // velocity vector = this many seconds of travel
+  const FIT_TRACK_MAX_M = 10000;     // tracks farther than this from the reference do not drive auto-fit
+  const RING_STEPS_M = [100, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000];
+  const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000];
+  const LEVEL_RANK = { critical: 3, warning: 2, watch: 1 };
+  const OP_KEY = 'cuas.operator';
+  const SOUND_KEY = 'cuas.sound';
+  const SVGNS = 'http://www.w3.org/2000/svg';
+  const M_PER_DEG_LAT = 110540;
+  const M_PER_DEG_LON = 111320;
+
+  const SHAPES = {
+    drone: 'M0,-7 L7,0 L0,7 L-7,0 Z',
+    unknown: 'M0,-7 L7,0 L0,7 L-7,0 Z',
+    bird: 'M0,-6.5 L6,5 L-6,5 Z',
+  };
+  const CLASS_LABEL = { drone: 'drone', manned_aircraft: 'manned aircraft', bird: 'bird', unknown: 'unknown' };
+
+  // ---------------------------------------------------------------- state
+  const state = {
+    sites: [],
+    ref: null,                        // {lat0, lon0, cos0, alt0}
+    zoneIndex: new Map(),             // zone id -> zone (with site)
+    tracks: new Map(),                // track_id -> track
+    trails: new Map(),                // track_id -> [[x, y, t], ...]
+    alerts: new Map(),                // alert_id -> alert (open ones: raised / acknowledged)
+    sensors: new Map(),               // sensor_id -> sensor status
+    selected: null,                   // selected track_id
+    selectedLost: null,               // last known copy of a selected track that was deleted
+    view: { cx: 0, cy: 0, scale: 0.5, w: 0, h: 0 },   // world centre (m), px per m
+    userMoved: false,                 // the operator panned / zoomed: stop auto-fitting
+    fitted: false,
+    snapshotSeen: false,
+    conn: 'connecting',
+    connSince: Date.now(),
+    lastMsg: 0,
+    tab: 'queue',
+    sound: { wanted: false, ctx: null },
+    ackTarget: null,
+  };
+
+  // ---------------------------------------------------------------- small helpers
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+
+  function svg(tag, attrs, text) {
+    const e = document.createElementNS(SVGNS, tag);
+    if (attrs) for (const k of Object.keys(attrs)) e.setAttribute(k, String(attrs[k]));
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  const str = (v) => (v === null || v === undefined ? '' : String(v));
+  const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  const cssToken = (v) => String(v || 'unknown').toLowerCase().replace(/[^a-z0-9_-]/g, '');
+  const pad2 = (n) => String(n).padStart(2, '0');
+
+  function utcTime(tUnix) {
+    if (num(tUnix) === null) return '—';
+    const d = new Date(tUnix * 1000);
+    return `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+  }
+
+  function utcDateTime(tUnix) {
+    if (num(tUnix) === null) return '—';
+    const d = new Date(tUnix * 1000);
+    return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${utcTime(tUnix)}`;
+  }
+
+  function age(tUnix) {
+    if (num(tUnix) === null) return '';
+    let s = Math.max(0, Math.floor(Date.now() / 1000 - tUnix));
+    if (s < 60) return `${s}s`;
+    const m = Math.floor(s / 60);
+    s %= 60;
+    if (m < 60) return `${m}m ${pad2(s)}s`;
+    const h = Math.floor(m / 60);
+    return `${h}h ${pad2(m % 60)}m`;
+  }
+
+  function fmt(v, digits = 0, unit = '') {
+    const n = num(v);
+    if (n === null) return '—';
+    return `${n.toFixed(digits)}${unit}`;
+  }
+
+  function fmtDist(m) {
+    if (m >= 1000) return `${(m / 1000).toFixed(m % 1000 === 0 ? 0 : 1)} km`;
+    return `${Math.round(m)} m`;
+  }
+
+  function speedOf(t) {
+    const v = t && Array.isArray(t.velocity_enu_mps) ? t.velocity_enu_mps : null;
+    if (!v) return null;
+    const ve = num(v[0]) || 0;
+    const vn = num(v[1]) || 0;
+    return Math.hypot(ve, vn);
+  }
+
+  function headingOf(t) {
+    const v = t && Array.isArray(t.velocity_enu_mps) ? t.velocity_enu_mps : null;
+    if (!v) return null;
+    const ve = num(v[0]) || 0;
+    const vn = num(v[1]) || 0;
+    if (Math.hypot(ve, vn) < 0.3) return null;
+    return (Math.atan2(ve, vn) * 180 / Math.PI + 360) % 360;
+  }
+
+  /** Height above the site reference: the track's own ENU up, else from its altitude. */
+  function heightOf(t) {
+    if (t && Array.isArray(t.enu_m) && num(t.enu_m[2]) !== null) return t.enu_m[2];
+    const alt = t && t.position ? num(t.position.alt_m) : null;
+    if (alt !== null && state.ref && state.ref.alt0 !== null) return alt - state.ref.alt0;
+    return null;
+  }
+
+  function serialOf(t) {
+    const id = (t && t.identity) || {};
+    return id.rid_serial || id.caa_id || id.icao24 || id.mac || id.sensor_track_id || '';
+  }
+
+  function zoneName(zoneId) {
+    const z = state.zoneIndex.get(zoneId);
+    return z ? z.name : str(zoneId);
+  }
+
+  // ---------------------------------------------------------------- projection
+  function setReference(site) {
+    const r = (site && site.reference) || {};
+    const lat0 = num(r.lat_deg) ?? 0;
+    const lon0 = num(r.lon_deg) ?? 0;
+    state.ref = { lat0, lon0, cos0: Math.cos(lat0 * Math.PI / 180), alt0: num(r.alt_m) };
+  }
+
+  /** WGS84 lat/lon -> local metres east (x) / north (y) of the first site's reference. */
+  function project(lat, lon) {
+    const r = state.ref;
+    if (!r || num(lat) === null || num(lon) === null) return null;
+    return [(lon - r.lon0) * r.cos0 * M_PER_DEG_LON, (lat - r.lat0) * M_PER_DEG_LAT];
+  }
+
+  function projectPoint(p) {
+    return p ? project(p.lat_deg, p.lon_deg) : null;
+  }
+
+  function toScreen(x, y) {
+    const v = state.view;
+    return [v.w / 2 + (x - v.cx) * v.scale, v.h / 2 - (y - v.cy) * v.scale];
+  }
+
+  function toWorld(sx, sy) {
+    const v = state.view;
+    return [v.cx + (sx - v.w / 2) / v.scale, v.cy - (sy - v.h / 2) / v.scale];
+  }
+
+  // ---------------------------------------------------------------- view: fit / zoom / pan
+  function contentBounds() {
+    const pts = [];
+    for (const site of state.sites) {
+      for (const z of site.zones || []) {
+        for (const v of z.polygon || []) {
+          const p = project(v[0], v[1]);
+          if (p) pts.push(p);
+        }
+      }
+    }
+    for (const s of state.sensors.values()) {
+      const p = projectPoint(s.position);
+      if (p) pts.push(p);
+    }
+    for (const t of state.tracks.values()) {
+      const p = projectPoint(t.position);
+      if (p && Math.hypot(p[0], p[1]) <= FIT_TRACK_MAX_M) pts.push(p);
+      const pp = projectPoint(t.pilot);
+      if (pp && Math.hypot(pp[0], pp[1]) <= FIT_TRACK_MAX_M) pts.push(pp);
+    }
+    // Always show the reference and a little ground around it.
+    pts.push([-250, -250], [250, 250]);
+    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    for (const [x, y] of pts) {
+      if (x < minX) minX = x;
+      if (y < minY) minY = y;
+      if (x > maxX) maxX = x;
+      if (y > maxY) maxY = y;
+    }
+    return { minX, minY, maxX, maxY };
+  }
+
+  function fit() {
+    const v = state.view;
+    if (!v.w || !v.h || !state.ref) return;
+    const b = contentBounds();
+    const margin = 70; // px on each side, keeps symbols and labels clear of the edges
+    const spanX = Math.max(b.maxX - b.minX, 1);
+    const spanY = Math.max(b.maxY - b.minY, 1);
+    v.scale = Math.min((v.w - 2 * margin) / spanX, (v.h - 2 * margin) / spanY);
+    v.scale = Math.min(Math.max(v.scale, 0.002), 20);
+    v.cx = (b.minX + b.maxX) / 2;
+    v.cy = (b.minY + b.maxY) / 2;
+    state.fitted = true;
+    scheduleRender();
+  }
+
+  /** While the operator has not moved the map, keep every nearby track in view. */
+  function maybeAutoFit() {
+    if (state.userMoved || !state.ref) return;
+    if (!state.fitted) {
+      fit();
+      return;
+    }
+    const v = state.view;
+    for (const t of state.tracks.values()) {
+      const p = projectPoint(t.position);
+      if (!p || Math.hypot(p[0], p[1]) > FIT_TRACK_MAX_M) continue;
+      const [sx, sy] = toScreen(p[0], p[1]);
+      if (sx < 30 || sy < 30 || sx > v.w - 30 || sy > v.h - 30) {
+        fit();
+        return;
+      }
+    }
+  }
+
+  function zoomAt(factor, sx, sy) {
+    const v = state.view;
+    const [wx, wy] = toWorld(sx, sy);
+    v.scale = Math.min(Math.max(v.scale * factor, 0.002), 20);
+    // keep the world point under the cursor fixed
+    v.cx = wx - (sx - v.w / 2) / v.scale;
+    v.cy = wy + (sy - v.h / 2) / v.scale;
+    state.userMoved = true;
+    scheduleRender();
+  }
+
+  function setupMapInteraction() {
+    const map = $('map');
+    let drag = null;
+
+    map.addEventListener('wheel', (ev) => {
+      ev.preventDefault();
+      const r = map.getBoundingClientRect();
+      const factor = Math.exp(-ev.deltaY * (ev.deltaMode === 1 ? 0.05 : 0.0015));
+      zoomAt(factor, ev.clientX - r.left, ev.clientY - r.top);
+    }, { passive: false });
+
+    map.addEventListener('pointerdown', (ev) => {
+      if (ev.button !== 0) return;
+      const hit = ev.target.closest ? ev.target.closest('[data-track-id]') : null;
+      drag = {
+        x: ev.clientX, y: ev.clientY, cx: state.view.cx, cy: state.view.cy, moved: false,
+        trackId: hit ? hit.getAttribute('data-track-id') : null, id: ev.pointerId,
+      };
+    });
+
+    map.addEventListener('pointermove', (ev) => {
+      if (!drag || ev.pointerId !== drag.id) return;
+      const dx = ev.clientX - drag.x;
+      const dy = ev.clientY - drag.y;
+      if (!drag.moved && Math.hypot(dx, dy) > 4) {
+        drag.moved = true;
+        try { map.setPointerCapture(ev.pointerId); } catch (_) { /* ignore */ }
+        map.classList.add('dragging');
+      }
+      if (drag.moved) {
+        state.view.cx = drag.cx - dx / state.view.scale;
+        state.view.cy = drag.cy + dy / state.view.scale;
+        state.userMoved = true;
+        scheduleRender();
+      }
+    });
+
+    const end = (ev) => {
+      if (!drag || ev.pointerId !== drag.id) return;
+      // Selection is decided from the element under pointerdown, so a re-render of the
+      // track layer between press and release cannot swallow the click.
+      if (!drag.moved && ev.type === 'pointerup') selectTrack(drag.trackId);
+      map.classList.remove('dragging');
+      drag = null;
+    };
+    map.addEventListener('pointerup', end);
+    map.addEventListener('pointercancel', end);
+
+    $('zoom-in').addEventListener('click', () => zoomAt(1.5, state.view.w / 2, state.view.h / 2));
+    $('zoom-out').addEventListener('click', () => zoomAt(1 / 1.5, state.view.w / 2, state.view.h / 2));
+    $('fit').addEventListener('click', () => {
+      state.userMoved = false;
+      fit();
+    });
+
+    const resize = () => {
+      const r = map.getBoundingClientRect();
+      const first = !state.view.w;
+      state.view.w = r.width;
+      state.view.h = r.height;
+      if (first || !state.userMoved) fit();
+      else scheduleRender();
+    };
+    if (typeof ResizeObserver === 'function') new ResizeObserver(resize).observe(map);
+    window.addEventListener('resize', resize);
+    resize();
+  }
+
+  // ---------------------------------------------------------------- rendering: map
+  let renderQueued = false;
+  function scheduleRender() {
+    if (renderQueued) return;
+    renderQueued = true;
+    requestAnimationFrame(() => {
+      renderQueued = false;
+      renderMap();
+    });
+  }
+
+  function niceScaleLength(maxM) {
+    const p = Math.pow(10, Math.floor(Math.log10(maxM)));
+    for (const m of [5, 2, 1]) if (m * p <= maxM) return m * p;
+    return p;
+  }
+
+  function renderRings(layer) {
+    clear(layer);
+    const v = state.view;
+    const [ox, oy] = toScreen(0, 0);
+    const diag = Math.hypot(v.w, v.h);
+    const rings = RING_STEPS_M.filter((r) => r * v.scale >= 28 && r * v.scale <= diag * 1.2);
+    // Thin out rings that would crowd each other.
+    const shown = [];
+    for (const r of rings) {
+      if (!shown.length || (r - shown[shown.length - 1]) * v.scale >= 26) shown.push(r);
+    }
+    const ang = -60 * Math.PI / 180; // labels along the 030° bearing, clear of the north axis
+    for (const r of shown) {
+      const rp = r * v.scale;
+      layer.appendChild(svg('circle', { class: 'ring', cx: ox, cy: oy, r: rp }));
+      const lx = ox + rp * Math.cos(ang);
+      const ly = oy + rp * Math.sin(ang);
+      layer.appendChild(svg('text', { class: 'ring-label', x: lx + 4, y: ly - 3 }, fmtDist(r)));
+    }
+    // Cross-hair on the reference point with cardinal ticks.
+    const cross = Math.max(...shown.map((r) => r * v.scale), 60);
+    layer.appendChild(svg('line', { class: 'axis', x1: ox - cross, y1: oy, x2: ox + cross, y2: oy }));
+    layer.appendChild(svg('line', { class: 'axis', x1: ox, y1: oy - cross, x2: ox, y2: oy + cross }));
+    layer.appendChild(svg('circle', { class: 'ref-dot', cx: ox, cy: oy, r: 3 }));
+  }
+
+  function polygonCentroid(pts) {
+    let a = 0, cx = 0, cy = 0;
+    for (let i = 0; i < pts.length; i++) {
+      const [x0, y0] = pts[i];
+      const [x1, y1] = pts[(i + 1) % pts.length];
+      const f = x0 * y1 - x1 * y0;
+      a += f;
+      cx += (x0 + x1) * f;
+      cy += (y0 + y1) * f;
+    }
+    if (Math.abs(a) < 1e-9) {
+      const n = pts.length || 1;
+      return [pts.reduce((s, p) => s + p[0], 0) / n, pts.reduce((s, p) => s + p[1], 0) / n];
+    }
+    return [cx / (3 * a), cy / (3 * a)];
+  }
+
+  function renderZones(layer) {
+    clear(layer);
+    const zones = [];
+    for (const site of state.sites) for (const z of site.zones || []) zones.push(z);
+    // Draw the least severe first so critical zones sit on top.
+    zones.sort((a, b) => (LEVEL_RANK[a.level] || 0) - (LEVEL_RANK[b.level] || 0));
+    const labels = [];
+    for (const z of zones) {
+      const world = (z.polygon || []).map((v) => project(v[0], v[1])).filter(Boolean);
+      if (world.length < 3) continue;
+      const scr = world.map(([x, y]) => toScreen(x, y));
+      const lvl = cssToken(z.level);
+      const g = svg('g', { class: `zone lvl-${lvl}`, 'data-zone-id': str(z.id) });
+      g.appendChild(svg('polygon', { points: scr.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(' ') }));
+      layer.appendChild(g);
+      const [cx, cy] = polygonCentroid(world);
+      const [sx, sy] = toScreen(cx, cy);
+      let minY = Infinity;
+      for (const p of scr) minY = Math.min(minY, p[1]);
+      labels.push({ z, lvl, sx, sy, top: minY });
+    }
+    // Zone names at the top edge of each polygon so they do not sit under tracks.
+    for (const l of labels) {
+      const y = l.top + 14;
+      const t = svg('text', { class: `zone-label lvl-${l.lvl}`, x: l.sx, y }, l.z.name || l.z.id);
+      layer.appendChild(t);
+      const band = [];
+      if (num(l.z.floor_m) !== null && l.z.floor_m > 0) band.push(`${Math.round(l.z.floor_m)}`);
+      else band.push('SFC');
+      if (num(l.z.ceiling_m) !== null && l.z.ceiling_m < 10000) band.push(`${Math.round(l.z.ceiling_m)} m`);
+      else band.push('UNL');
+      layer.appendChild(svg('text', { class: `zone-sub lvl-${l.lvl}`, x: l.sx, y: y + 12 },
+        `${str(l.z.level).toUpperCase()} · ${band.join('–')}`));
+    }
+  }
+
+  function renderSensors(layer) {
+    clear(layer);
+    for (const s of state.sensors.values()) {
+      const p = projectPoint(s.position);
+      if (!p) continue;
+      const [sx, sy] = toScreen(p[0], p[1]);
+      const g = svg('g', { class: `sensor-mark st-${cssToken(s.state)}`, transform: `translate(${sx.toFixed(1)},${sy.toFixed(1)})`, 'data-sensor-id': str(s.sensor_id) });
+      g.appendChild(svg('rect', { class: `sensor st-${cssToken(s.state)}`, x: -5, y: -5, width: 10, height: 10 }));
+      g.appendChild(svg('text', { class: 'sensor-label', x: 9, y: 4 }, s.sensor_id));
+      const title = svg('title', null, `${str(s.sensor_id)} (${str(s.driver)}): ${str(s.state)} ${str(s.detail)}`);
+      g.appendChild(title);
+      layer.appendChild(g);
+    }
+  }
+
+  function openAlertTrackIds() {
+    const raised = new Set();
+    for (const a of state.alerts.values()) if (a.state === 'raised') raised.add(a.track_id);
+    return raised;
+  }
+
+  function renderTracks(trailLayer, linkLayer, trackLayer, labelLayer) {
+    clear(trailLayer);
+    clear(linkLayer);
+    clear(trackLayer);
+    clear(labelLayer);
+    const alerted = openAlertTrackIds();
+    const list = [...state.tracks.values()];
+    // Paint threats last so they are on top.
+    const rank = (t) => (t.object_class === 'drone' ? 3 : t.object_class === 'unknown' ? 2 : 1);
+    list.sort((a, b) => rank(a) - rank(b));
+    for (const t of list) {
+      const p = projectPoint(t.position);
+      if (!p) continue;
+      const [sx, sy] = toScreen(p[0], p[1]);
+      const cls = cssToken(t.object_class);
+      const st = cssToken(t.status);
+      const id = str(t.track_id);
+
+      // trail
+      const trail = state.trails.get(id);
+      if (trail && trail.length > 1) {
+        const pts = trail.map(([la, lo]) => {
+          const w = project(la, lo);
+          const q = toScreen(w[0], w[1]);
+          return `${q[0].toFixed(1)},${q[1].toFixed(1)}`;
+        }).join(' ');
+        trailLayer.appendChild(svg('polyline', { class: `trail cls-${cls} st-${st}`, points: pts }));
+      }
+
+      // pilot (Remote ID operator position) joined to the drone
+      const pp = projectPoint(t.pilot);
+      if (pp) {
+        const [px, py] = toScreen(pp[0], pp[1]);
+        linkLayer.appendChild(svg('line', { class: `pilot-link cls-${cls}`, x1: sx, y1: sy, x2: px, y2: py }));
+        const pg = svg('g', { class: 'pilot-mark', transform: `translate(${px.toFixed(1)},${py.toFixed(1)})` });
+        pg.appendChild(svg('circle', { r: 6 }));
+        pg.appendChild(svg('path', { d: 'M-3.5,0 H3.5 M0,-3.5 V3.5' }));
+        pg.appendChild(svg('title', null, `Pilot of ${id}`));
+        linkLayer.appendChild(pg);
+        labelLayer.appendChild(svg('text', { class: 'pilot-label', x: px + 9, y: py + 4 }, `pilot ${id}`));
+      }
+
+      const g = svg('g', {
+        class: `track cls-${cls} st-${st}${state.selected === id ? ' selected' : ''}${alerted.has(id) ? ' alerted' : ''}`,
+        'data-track-id': id,
+        transform: `translate(${sx.toFixed(1)},${sy.toFixed(1)})`,
+      });
+      // velocity vector: VECTOR_S seconds of travel
+      const v = Array.isArray(t.velocity_enu_mps) ? t.velocity_enu_mps : [0, 0, 0];
+      const ve = num(v[0]) || 0;
+      const vn = num(v[1]) || 0;
+      if (Math.hypot(ve, vn) > 0.3) {
+        g.appendChild(svg('line', { class: 'vector', x1: 0, y1: 0, x2: ve * VECTOR_S * state.view.scale, y2: -vn * VECTOR_S * state.view.scale }));
+      }
+      if (alerted.has(id)) g.appendChild(svg('circle', { class: 'alert-ring', r: 14 }));
+      if (state.selected === id) g.appendChild(svg('circle', { class: 'select-ring', r: 12 }));
+      // generous invisible hit target
+      g.appendChild(svg('circle', { class: 'hit', r: 13 }));
+      if (cls === 'manned_aircraft') g.appendChild(svg('circle', { class: 'sym', r: 6.5 }));
+      else g.appendChild(svg('path', { class: 'sym', d: SHAPES[cls] || SHAPES.unknown }));
+      g.appendChild(svg('title', null, `${id} ${CLASS_LABEL[t.object_class] || str(t.object_class)} (${str(t.status)})`));
+      trackLayer.appendChild(g);
+
+      // label: id + identity, then height and speed
+      const serial = serialOf(t);
+      const lx = sx + 12;
+      const ly = sy - 6;
+      const text = svg('text', { class: `track-label cls-${cls} st-${st}`, x: lx, y: ly });
+      const l1 = svg('tspan', { class: 'tl-id' }, id);
+      text.appendChild(l1);
+      if (serial) text.appendChild(svg('tspan', { class: 'tl-serial', dx: 6 }, serial.length > 24 ? `${serial.slice(0, 23)}…` : serial));
+      const h = heightOf(t);
+      const spd = speedOf(t);
+      text.appendChild(svg('tspan', { class: 'tl-kin', x: lx, dy: 13 }, `${h === null ? '—' : Math.round(h)} m · ${spd === null ? '—' : spd.toFixed(1)} m/s`));
+      labelLayer.appendChild(text);
+    }
+  }
+
+  function renderOverlay(layer) {
+    clear(layer);
+    const v = state.view;
+    // north arrow, top left
+    const na = svg('g', { class: 'north', transform: 'translate(34,44)' });
+    na.appendChild(svg('circle', { r: 20 }));
+    na.appendChild(svg('path', { class: 'north-arrow', d: 'M0,-15 L6,6 L0,2 L-6,6 Z' }));
+    na.appendChild(svg('text', { x: 0, y: -24 }, 'N'));
+    layer.appendChild(na);
+    // scale bar, bottom left (above the legend)
+    const maxM = 160 / v.scale;
+    const m = niceScaleLength(maxM);
+    const w = m * v.scale;
+    const x0 = 20;
+    const y0 = v.h - 52;
+    const sb = svg('g', { class: 'scalebar', transform: `translate(${x0},${y0})` });
+    sb.appendChild(svg('rect', { class: 'sb-bg', x: -8, y: -20, width: w + 16, height: 30, rx: 4 }));
+    sb.appendChild(svg('path', { class: 'sb-line', d: `M0,-6 V2 H${w.toFixed(1)} V-6 M${(w / 2).toFixed(1)},-3 V2` }));
+    sb.appendChild(svg('text', { x: w / 2, y: -9 }, fmtDist(m)));
+    layer.appendChild(sb);
+  }
+
+  function renderMap() {
+    if (!state.ref || !state.view.w) return;
+    renderRings($('layer-rings'));
+    renderZones($('layer-zones'));
+    renderSensors($('layer-sensors'));
+    renderTracks($('layer-trails'), $('layer-links'), $('layer-tracks'), $('layer-labels'));
+    renderOverlay($('layer-overlay'));
+  }
+
+  // ---------------------------------------------------------------- rendering: panels
+  function sortAlerts(list) {
+    return list.sort((a, b) => {
+      const ra = a.state === 'raised' ? 1 : 0;
+      const rb = b.state === 'raised' ? 1 : 0;
+      if (ra !== rb) return rb - ra;
+      const la = LEVEL_RANK[a.zone_level] || 0;
+      const lb = LEVEL_RANK[b.zone_level] || 0;
+      if (la !== lb) return lb - la;
+      return (num(b.raised_t_unix) || 0) - (num(a.raised_t_unix) || 0);
+    });
+  }
+
+  function alertTrackText(a) {
+    const t = state.tracks.get(a.track_id) || a.track;
+    const serial = serialOf(t);
+    return serial ? `${str(a.track_id)} · ${serial}` : str(a.track_id);
+  }
+
+  function renderAlerts() {
+    const box = $('alerts');
+    const list = sortAlerts([...state.alerts.values()]);
+    clear(box);
+    for (const a of list) {
+      const lvl = cssToken(a.zone_level);
+      const st = cssToken(a.state);
+      const card = el('div', `alert lvl-${lvl} st-${st}`);
+      card.setAttribute('data-alert-id', str(a.alert_id));
+
+      const head = el('div', 'alert-head');
+      head.appendChild(el('span', `lvl-badge lvl-${lvl}`, str(a.zone_level).toUpperCase()));
+      head.appendChild(el('span', 'alert-zone', zoneName(a.zone_id)));
+      head.appendChild(el('span', `state-badge st-${st}`, a.state === 'acknowledged' ? 'ACK' : str(a.state).toUpperCase()));
+      card.appendChild(head);
+
+      const body = el('div', 'alert-body');
+      const trk = el('button', 'linklike alert-track', alertTrackText(a));
+      trk.type = 'button';
+      trk.title = 'Select track';
+      trk.addEventListener('click', () => selectTrack(a.track_id, true));
+      body.appendChild(trk);
+      body.appendChild(el('span', 'alert-rule', str(a.rule).replace(/_/g, ' ')));
+      card.appendChild(body);
+
+      const time = el('div', 'alert-time');
+      time.appendChild(el('span', null, `raised ${utcTime(a.raised_t_unix)}Z`));
+      const ageSpan = el('span', 'age', age(a.raised_t_unix));
+      ageSpan.setAttribute('data-age-t', str(a.raised_t_unix));
+      time.appendChild(ageSpan);
+      card.appendChild(time);
+
+      if (a.state === 'acknowledged') {
+        const ack = el('div', 'alert-ack', `ack by ${str(a.acknowledged_by) || '?'} at ${utcTime(a.acknowledged_t_unix)}Z`);
+        card.appendChild(ack);
+        if (a.note) card.appendChild(el('div', 'alert-note', `“${str(a.note)}”`));
+      }
+      if (a.state === 'raised') {
+        const btn = el('button', 'btn btn-ack ack', 'Acknowledge');
+        btn.type = 'button';
+        btn.addEventListener('click', () => openAckDialog(a.alert_id));
+        card.appendChild(btn);
+      }
+      box.appendChild(card);
+    }
+    $('alerts-empty').hidden = list.length > 0 || state.tab !== 'queue';
+    const raised = list.filter((a) => a.state === 'raised').length;
+    $('count-alerts').textContent = String(list.length);
+    $('count-raised').textContent = String(raised);
+    $('count-raised').parentElement.classList.toggle('hot', raised > 0);
+    $('tab-queue-count').textContent = String(list.length);
+    $('tab-queue-count').classList.toggle('hot', raised > 0);
+  }
+
+  function renderTrackList() {
+    const body = $('tracks');
+    clear(body);
+    const list = [...state.tracks.values()].sort((a, b) => {
+      const r = (t) => (t.object_class === 'drone' ? 0 : t.object_class === 'unknown' ? 1 : t.object_class === 'manned_aircraft' ? 2 : 3);
+      return r(a) - r(b) || str(a.track_id).localeCompare(str(b.track_id), undefined, { numeric: true });
+    });
+    for (const t of list) {
+      const id = str(t.track_id);
+      const tr = el('tr', `track-row cls-${cssToken(t.object_class)} st-${cssToken(t.status)}${state.selected === id ? ' selected' : ''}`);
+      tr.setAttribute('data-track-row', id);
+      const sw = el('td');
+      sw.appendChild(el('span', 'swatch'));
+      tr.appendChild(sw);
+      tr.appendChild(el('td', 'mono', id));
+      tr.appendChild(el('td', null, CLASS_LABEL[t.object_class] || str(t.object_class)));
+      const serial = serialOf(t);
+      const idCell = el('td', 'mono ellipsis', serial || '—');
+      idCell.title = serial;
+      tr.appendChild(idCell);
+      const h = heightOf(t);
+      tr.appendChild(el('td', 'r mono', h === null ? '—' : Math.round(h)));
+      const s = speedOf(t);
+      tr.appendChild(el('td', 'r mono', s === null ? '—' : s.toFixed(1)));
+      tr.appendChild(el('td', `status st-${cssToken(t.status)}`, str(t.status)));
+      tr.addEventListener('click', () => selectTrack(id, true));
+      body.appendChild(tr);
+    }
+    $('tracks-empty').hidden = list.length > 0;
+    $('tracks-count').textContent = String(list.length);
+    $('count-tracks').textContent = String(list.length);
+  }
+
+  function renderSensorList() {
+    const box = $('sensors');
+    clear(box);
+    const list = [...state.sensors.values()].sort((a, b) => str(a.sensor_id).localeCompare(str(b.sensor_id), undefined, { numeric: true }));
+    const order = { offline: 0, degraded: 1, ok: 2 };
+    list.sort((a, b) => (order[a.state] ?? 3) - (order[b.state] ?? 3));
+    for (const s of list) {
+      const st = cssToken(s.state);
+      const row = el('div', `sensor-row st-${st}`);
+      row.setAttribute('data-sensor-id', str(s.sensor_id));
+      const top = el('div', 'sensor-top');
+      top.appendChild(el('span', `dot st-${st}`));
+      top.appendChild(el('span', 'sensor-id mono', s.sensor_id));
+      top.appendChild(el('span', 'sensor-driver', s.driver));
+      top.appendChild(el('span', `state-text st-${st}`, str(s.state).toUpperCase()));
+      row.appendChild(top);
+      const c = s.counters || {};
+      const counters = el('div', 'sensor-counters mono');
+      const add = (label, v) => {
+        const span = el('span', 'ctr');
+        span.appendChild(el('span', 'ctr-k', label));
+        span.appendChild(el('span', `ctr-v${label === 'malformed' && v > 0 ? ' warn' : ''}`, num(v) === null ? '—' : v));
+        counters.appendChild(span);
+      };
+      add('frames', c.frames);
+      add('detections', c.detections);
+      add('malformed', c.malformed);
+      const upd = el('span', 'ctr age');
+      upd.setAttribute('data-age-t', str(s.t_unix));
+      upd.textContent = age(s.t_unix);
+      upd.title = `last status ${utcDateTime(s.t_unix)}Z`;
+      counters.appendChild(upd);
+      row.appendChild(counters);
+      if (s.detail) row.appendChild(el('div', 'sensor-detail', s.detail));
+      box.appendChild(row);
+    }
+    if (!list.length) box.appendChild(el('div', 'empty', 'No sensors reported'));
+    $('sensors-count').textContent = String(list.length);
+  }
+
+  function renderDetail() {
+    const card = $('track-detail');
+    if (!state.selected) {
+      card.hidden = true;
+      return;
+    }
+    const live = state.tracks.get(state.selected);
+    const t = live || state.selectedLost;
+    if (!t) {
+      card.hidden = true;
+      return;
+    }
+    card.hidden = false;
+    const cls = cssToken(t.object_class);
+    $('td-swatch').className = `td-swatch cls-${cls}`;
+    $('td-title').textContent = `${str(t.track_id)} · ${CLASS_LABEL[t.object_class] || str(t.object_class)}`;
+    const status = live ? str(t.status) : 'lost';
+    const badge = $('td-status');
+    badge.textContent = status;
+    badge.className = `badge st-${cssToken(status)}`;
+    const dl = $('td-body');
+    clear(dl);
+    const row = (k, v, cls2) => {
+      dl.appendChild(el('dt', null, k));
+      dl.appendChild(el('dd', cls2 || null, v === null || v === undefined || v === '' ? '—' : v));
+    };
+    row('Class', `${CLASS_LABEL[t.object_class] || str(t.object_class)}${t.class_source ? ` (from ${str(t.class_source).replace(/_/g, ' ')})` : ' (no source)'}`);
+    const id = t.identity || {};
+    const idRows = [['RID serial', id.rid_serial], ['CAA ID', id.caa_id], ['Operator ID', id.operator_id], ['ICAO24', id.icao24], ['MAC', id.mac], ['Sensor trk', id.sensor_track_id]];
+    let anyId = false;
+    for (const [k, v] of idRows) {
+      if (v) {
+        row(k, str(v), 'mono');
+        anyId = true;
+      }
+    }
+    if (!anyId) row('Identity', 'none broadcast');
+    row('Sensors', Array.isArray(t.sensors) && t.sensors.length ? t.sensors.map(str).join(', ') : '—', 'mono');
+    const spd = speedOf(t);
+    const hdg = headingOf(t);
+    const vu = Array.isArray(t.velocity_enu_mps) ? num(t.velocity_enu_mps[2]) : null;
+    row('Speed', spd === null ? '—' : `${spd.toFixed(1)} m/s${hdg === null ? '' : ` · hdg ${pad3(Math.round(hdg) % 360)}°`}${vu === null ? '' : ` · ${vu >= 0 ? '+' : ''}${vu.toFixed(1)} m/s vert`}`, 'mono');
+    const h = heightOf(t);
+    row('Height', h === null ? '—' : `${Math.round(h)} m above site ref`, 'mono');
+    row('Altitude', t.position ? fmt(t.position.alt_m, 0, ' m WGS84') : '—', 'mono');
+    row('Position', t.position ? `${fmt(t.position.lat_deg, 5)}, ${fmt(t.position.lon_deg, 5)}` : '—', 'mono');
+    const p = projectPoint(t.position);
+    if (p) {
+      const rng = Math.hypot(p[0], p[1]);
+      const brg = (Math.atan2(p[0], p[1]) * 180 / Math.PI + 360) % 360;
+      row('From ref', `${fmtDist(rng)} · brg ${pad3(Math.round(brg) % 360)}°`, 'mono');
+    }
+    row('Pos. std', fmt(t.position_std_m, 1, ' m'), 'mono');
+    if (t.pilot) {
+      const pp = projectPoint(t.pilot);
+      let d = '';
+      if (p && pp) d = ` · ${fmtDist(Math.hypot(p[0] - pp[0], p[1] - pp[1]))} from drone`;
+      row('Pilot', `${fmt(t.pilot.lat_deg, 5)}, ${fmt(t.pilot.lon_deg, 5)}${d}`, 'mono');
+    }
+    row('Status', live ? str(t.status) : 'no longer held (deleted)');
+    row('Hits', num(t.hits) === null ? '—' : String(t.hits), 'mono');
+    const upd = el('dd', 'mono age');
+    upd.setAttribute('data-age-t', str(t.t_unix));
+    upd.textContent = `${utcTime(t.t_unix)}Z (${age(t.t_unix)} ago)`;
+    dl.appendChild(el('dt', null, 'Updated'));
+    dl.appendChild(upd);
+  }
+
+  const pad3 = (n) => String(n).padStart(3, '0');
+
+  function renderPanels() {
+    renderAlerts();
+    renderTrackList();
+    renderSensorList();
+    renderDetail();
+  }
+
+  let panelsQueued = false;
+  function schedulePanels() {
+    if (panelsQueued) return;
+    panelsQueued = true;
+    // Panels are cheaper to redraw less often than the map and must not steal clicks
+    // mid-press: coalesce to at most ~4 Hz.
+    setTimeout(() => {
+      panelsQueued = false;
+      renderPanels();
+    }, 250);
+  }
+
+  function selectTrack(id, center) {
+    state.selected = id || null;
+    state.selectedLost = null;
+    if (id && center) {
+      const t = state.tracks.get(id);
+      const p = t ? projectPoint(t.position) : null;
+      if (p) {
+        const [sx, sy] = toScreen(p[0], p[1]);
+        const v = state.view;
+        if (sx < 40 || sy < 40 || sx > v.w - 40 || sy > v.h - 40) {
+          v.cx = p[0];
+          v.cy = p[1];
+          state.userMoved = true;
+        }
+      }
+    }
+    renderDetail();
+    renderTrackList();
+    scheduleRender();
+  }
+
+  // ---------------------------------------------------------------- data ingest
+  function applySites(sites) {
+    state.sites = Array.isArray(sites) ? sites : [];
+    state.zoneIndex.clear();
+    for (const s of state.sites) for (const z of s.zones || []) state.zoneIndex.set(z.id, z);
+    if (state.sites.length) {
+      setReference(state.sites[0]);
+      const names = state.sites.map((s) => s.name || s.id);
+      $('site-name').textContent = names.length > 1 ? `${names[0]} (+${names.length - 1})` : names[0];
+      $('site-name').title = names.join(', ');
+      document.title = `cuas — ${names[0]}`;
+    } else {
+      $('site-name').textContent = 'no site configured';
+    }
+  }
+
+  function upsertTrack(t) {
+    if (!t || t.track_id === undefined || t.track_id === null) return;
+    const id = str(t.track_id);
+    if (t.status === 'deleted') {
+      if (state.selected === id) state.selectedLost = state.tracks.get(id) || t;
+      state.tracks.delete(id);
+      state.trails.delete(id);
+      return;
+    }
+    const prev = state.tracks.get(id);
+    if (prev && num(prev.t_unix) !== null && num(t.t_unix) !== null && t.t_unix < prev.t_unix) return; // stale
+    state.tracks.set(id, t);
+    const lat = t.position ? num(t.position.lat_deg) : null;
+    const lon = t.position ? num(t.position.lon_deg) : null;
+    if (lat === null || lon === null) return;
+    // Trails keep geodetic points, projected at draw time (the site may load later).
+    let trail = state.trails.get(id);
+    if (!trail) {
+      trail = [];
+      state.trails.set(id, trail);
+    }
+    const last = trail[trail.length - 1];
+    if (!last || last[2] !== t.t_unix || last[0] !== lat || last[1] !== lon) {
+      trail.push([lat, lon, t.t_unix]);
+      if (trail.length > TRAIL_LEN) trail.splice(0, trail.length - TRAIL_LEN);
+    }
+  }
+
+  function replaceTracks(list) {
+    const keep = new Set();
+    for (const t of list || []) {
+      if (t && t.status !== 'deleted') keep.add(str(t.track_id));
+    }
+    for (const id of [...state.tracks.keys()]) {
+      if (!keep.has(id)) {
+        if (state.selected === id) state.selectedLost = state.tracks.get(id);
+        state.tracks.delete(id);
+        state.trails.delete(id);
+      }
+    }
+    for (const t of list || []) upsertTrack(t);
+  }
+
+  /** Returns true if this update is a newly raised alert (for the beep). */
+  function upsertAlert(a) {
+    if (!a || a.alert_id === undefined || a.alert_id === null) return false;
+    const prev = state.alerts.get(a.alert_id);
+    if (prev && num(prev.updated_t_unix) !== null && num(a.updated_t_unix) !== null && a.updated_t_unix < prev.updated_t_unix) return false;
+    if (a.state === 'cleared') {
+      state.alerts.delete(a.alert_id);
+      return false;
+    }
+    state.alerts.set(a.alert_id, a);
+    return a.state === 'raised' && (!prev || prev.state !== 'raised');
+  }
+
+  function replaceAlerts(list) {
+    state.alerts.clear();
+    for (const a of list || []) upsertAlert(a);
+  }
+
+  function upsertSensor(s) {
+    if (!s || s.sensor_id === undefined || s.sensor_id === null) return;
+    const prev = state.sensors.get(s.sensor_id);
+    if (prev && num(prev.t_unix) !== null && num(s.t_unix) !== null && s.t_unix < prev.t_unix) return;
+    state.sensors.set(s.sensor_id, s);
+  }
+
+  function handleMessage(msg) {
+    if (!msg || typeof msg !== 'object') return;
+    state.lastMsg = Date.now();
+    switch (msg.type) {
+      case 'snapshot': {
+        state.snapshotSeen = true;
+        replaceTracks(Array.isArray(msg.tracks) ? msg.tracks : []);
+        replaceAlerts(Array.isArray(msg.alerts) ? msg.alerts : []);
+        if (Array.isArray(msg.sensors)) {
+          state.sensors.clear();
+          for (const s of msg.sensors) upsertSensor(s);
+        }
+        setConn('live');
+        maybeAutoFit();
+        renderPanels();
+        scheduleRender();
+        if (state.tab === 'history') loadHistory();
+        break;
+      }
+      case 'tracks':
+        for (const t of msg.items || []) upsertTrack(t);
+        maybeAutoFit();
+        scheduleRender();
+        schedulePanels();
+        break;
+      case 'alerts': {
+        let fresh = null;
+        for (const a of msg.items || []) {
+          if (upsertAlert(a)) {
+            if (!fresh || (LEVEL_RANK[a.zone_level] || 0) > (LEVEL_RANK[fresh.zone_level] || 0)) fresh = a;
+          }
+        }
+        if (fresh) beep(fresh.zone_level);
+        renderAlerts();
+        scheduleRender();
+        if (state.tab === 'history') scheduleHistory();
+        break;
+      }
+      case 'sensors':
+        for (const s of msg.items || []) upsertSensor(s);
+        schedulePanels();
+        scheduleRender();
+        break;
+      default:
+        break; // unknown message types are ignored (forward compatible)
+    }
+  }
+
+  // ---------------------------------------------------------------- REST
+  async function getJSON(path) {
+    const r = await fetch(API + path, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+    if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+    return r.json();
+  }
+
+  function errorDetail(body, status) {
+    if (body && typeof body === 'object') {
+      const d = body.detail;
+      if (typeof d === 'string') return d;
+      if (Array.isArray(d)) return d.map((x) => (x && x.msg ? String(x.msg) : JSON.stringify(x))).join('; ');
+      if (d !== undefined) return JSON.stringify(d);
+    }
+    return `request failed (HTTP ${status})`;
+  }
+
+  async function loadSites() {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        applySites(await getJSON('/sites'));
+        return;
+      } catch (e) {
+        console.warn('cuas: loading sites failed, retrying', e);
+        $('site-name').textContent = 'loading…';
+        await new Promise((res) => setTimeout(res, Math.min(1000 * 2 ** attempt, 15000)));
+      }
+    }
+  }
+
+  /** Initial picture over REST, so the screen is useful even before the socket is up. */
+  async function loadInitial() {
+    const jobs = [
+      getJSON('/sensors').then((list) => {
+        if (state.snapshotSeen) return;
+        for (const s of list || []) upsertSensor(s);
+      }),
+      getJSON('/tracks').then((list) => {
+        if (state.snapshotSeen) return;
+        replaceTracks(list || []);
+      }),
+      Promise.all([getJSON('/alerts?state=raised&limit=100'), getJSON('/alerts?state=acknowledged&limit=100')]).then(([r, k]) => {
+        if (state.snapshotSeen) return;
+        replaceAlerts([...(r.items || []), ...(k.items || [])]);
+      }),
+    ];
+    const res = await Promise.allSettled(jobs);
+    for (const x of res) if (x.status === 'rejected') console.warn('cuas: initial load', x.reason);
+    maybeAutoFit();
+    renderPanels();
+    scheduleRender();
+  }
+
+  let historyTimer = null;
+  function scheduleHistory() {
+    clearTimeout(historyTimer);
+    historyTimer = setTimeout(loadHistory, 500);
+  }
+
+  async function loadHistory() {
+    const status = $('history-status');
+    try {
+      const res = await getJSON('/alerts?limit=50');
+      const body = $('history-body');
+      clear(body);
+      const items = Array.isArray(res.items) ? res.items : [];
+      for (const a of items) {
+        const tr = el('tr', `hist-row st-${cssToken(a.state)}`);
+        tr.setAttribute('data-history-alert-id', str(a.alert_id));
+        tr.appendChild(el('td', 'mono', a.alert_id));
+        tr.appendChild(el('td', 'mono', utcTime(a.raised_t_unix)));
+        const z = el('td');
+        z.appendChild(el('span', `lvl-dot lvl-${cssToken(a.zone_level)}`));
+        z.appendChild(document.createTextNode(zoneName(a.zone_id)));
+        tr.appendChild(z);
+        const trk = el('td', 'mono ellipsis', alertTrackText(a));
+        trk.title = alertTrackText(a);
+        tr.appendChild(trk);
+        const st = el('td', `state-text st-${cssToken(a.state)}`, a.state === 'acknowledged' && a.acknowledged_by ? `ack · ${str(a.acknowledged_by)}` : str(a.state));
+        if (a.note) st.title = str(a.note);
+        tr.appendChild(st);
+        body.appendChild(tr);
+      }
+      const total = num(res.total);
+      status.textContent = items.length ? `showing ${items.length}${total !== null ? ` of ${total}` : ''} most recent` : 'No alerts recorded';
+    } catch (e) {
+      status.textContent = `Could not load history: ${e.message}`;
+    }
+  }
+
+  // ---------------------------------------------------------------- acknowledge
+  function openAckDialog(alertId) {
+    const a = state.alerts.get(alertId);
+    if (!a) return;
+    state.ackTarget = alertId;
+    $('ack-alert-label').textContent = `#${str(alertId)}`;
+    $('ack-alert-summary').textContent = `${str(a.zone_level).toUpperCase()} · ${zoneName(a.zone_id)} · ${alertTrackText(a)} · raised ${utcTime(a.raised_t_unix)}Z`;
+    const op = $('ack-operator');
+    op.value = localStorage.getItem(OP_KEY) || '';
+    $('ack-note').value = '';
+    $('ack-error').hidden = true;
+    $('ack-submit').disabled = false;
+    const dlg = $('ack-dialog');
+    if (typeof dlg.showModal === 'function') dlg.showModal();
+    else dlg.setAttribute('open', '');
+    (op.value ? $('ack-note') : op).focus();
+  }
+
+  function closeAckDialog() {
+    const dlg = $('ack-dialog');
+    if (dlg.open) {
+      if (typeof dlg.close === 'function') dlg.close();
+      else dlg.removeAttribute('open');
+    }
+    state.ackTarget = null;
+  }
+
+  async function submitAck(ev) {
+    ev.preventDefault();
+    const alertId = state.ackTarget;
+    if (alertId === null || alertId === undefined) return;
+    const operator = $('ack-operator').value.trim();
+    const note = $('ack-note').value.trim();
+    if (!operator) {
+      showAckError('Enter your name.');
+      $('ack-operator').focus();
+      return;
+    }
+    localStorage.setItem(OP_KEY, operator);
+    $('ack-submit').disabled = true;
+    const payload = { operator };
+    if (note) payload.note = note;
+    try {
+      const r = await fetch(`${API}/alerts/${encodeURIComponent(alertId)}/ack`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify(payload),
+      });
+      let body = null;
+      try { body = await r.json(); } catch (_) { body = null; }
+      if (!r.ok) {
+        const msg = errorDetail(body, r.status);
+        showAckError(msg);
+        toast(`Alert #${alertId}: ${msg}`, 'error');
+        $('ack-submit').disabled = false;
+        // A 404/409 usually means the alert moved on (cleared): refresh our view of it.
+        refreshAlert(alertId);
+        return;
+      }
+      if (body && body.alert_id !== undefined) upsertAlert(body);
+      closeAckDialog();
+      toast(`Alert #${alertId} acknowledged by ${operator}`, 'ok');
+      renderAlerts();
+      scheduleRender();
+      if (state.tab === 'history') scheduleHistory();
+    } catch (e) {
+      showAckError(`Network error: ${e.message}`);
+      $('ack-submit').disabled = false;
+    }
+  }
+
+  async function refreshAlert(alertId) {
+    try {
+      const res = await getJSON('/alerts?limit=100');
+      const found = (res.items || []).find((x) => x.alert_id === alertId);
+      if (found) {
+        upsertAlert(found);
+        renderAlerts();
+      }
+    } catch (_) { /* the stream will correct us */ }
+  }
+
+  function showAckError(msg) {
+    const e = $('ack-error');
+    e.textContent = msg;
+    e.hidden = false;
+  }
+
+  function toast(msg, kind) {
+    const box = $('toasts');
+    const t = el('div', `toast ${kind || ''}`, msg);
+    box.appendChild(t);
+    setTimeout(() => t.remove(), kind === 'error' ? 9000 : 4000);
+  }
+
+  // ---------------------------------------------------------------- sound
+  function ensureAudio() {
+    const AC = window.AudioContext || window.webkitAudioContext;
+    if (!AC) return null;
+    if (!state.sound.ctx) {
+      try { state.sound.ctx = new AC(); } catch (_) { return null; }
+    }
+    if (state.sound.ctx.state === 'suspended') state.sound.ctx.resume().catch(() => {});
+    return state.sound.ctx;
+  }
+
+  function renderSoundButton() {
+    const b = $('sound-toggle');
+    const ctx = state.sound.ctx;
+    const running = ctx && ctx.state === 'running';
+    b.setAttribute('aria-pressed', state.sound.wanted ? 'true' : 'false');
+    b.classList.toggle('on', state.sound.wanted && !!running);
+    b.classList.toggle('pending', state.sound.wanted && !running);
+    b.textContent = !state.sound.wanted ? 'Sound off' : running ? 'Sound on' : 'Sound: click to enable';
+  }
+
+  function beep(level) {
+    if (!state.sound.wanted) return;
+    const ctx = ensureAudio();
+    if (!ctx || ctx.state !== 'running') return;
+    const tones = level === 'critical' ? [880, 660, 880] : level === 'warning' ? [740, 740] : [620];
+    let t0 = ctx.currentTime + 0.02;
+    for (const f of tones) {
+      const o = ctx.createOscillator();
+      const g = ctx.createGain();
+      o.type = 'square';
+      o.frequency.value = f;
+      g.gain.setValueAtTime(0.0001, t0);
+      g.gain.exponentialRampToValueAtTime(0.12, t0 + 0.01);
+      g.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.14);
+      o.connect(g).connect(ctx.destination);
+      o.start(t0);
+      o.stop(t0 + 0.16);
+      t0 += 0.18;
+    }
+  }
+
+  function setupSound() {
+    state.sound.wanted = localStorage.getItem(SOUND_KEY) === 'on';
+    $('sound-toggle').addEventListener('click', () => {
+      state.sound.wanted = !state.sound.wanted;
+      localStorage.setItem(SOUND_KEY, state.sound.wanted ? 'on' : 'off');
+      if (state.sound.wanted) {
+        const ctx = ensureAudio();
+        if (ctx) {
+          ctx.resume().then(() => { renderSoundButton(); beep('watch'); }).catch(() => {});
+          ctx.onstatechange = renderSoundButton;
+        }
+      }
+      renderSoundButton();
+    });
+    // Browsers keep audio locked until a user gesture: the first click anywhere unlocks
+    // it when the operator had sound on last time.
+    const unlock = () => {
+      if (state.sound.wanted) {
+        const ctx = ensureAudio();
+        if (ctx) ctx.onstatechange = renderSoundButton;
+      }
+      renderSoundButton();
+    };
+    document.addEventListener('pointerdown', unlock, { capture: true });
+    document.addEventListener('keydown', unlock, { capture: true });
+    renderSoundButton();
+  }
+
+  // ---------------------------------------------------------------- connection
+  let ws = null;
+  let attempt = 0;
+  let retryAt = 0;
+  let retryTimer = null;
+
+  function setConn(s) {
+    if (state.conn !== s) {
+      state.conn = s;
+      state.connSince = Date.now();
+    }
+    renderConn();
+  }
+
+  function renderConn() {
+    const pill = $('conn-state');
+    pill.setAttribute('data-state', state.conn);
+    pill.textContent = state.conn; // exactly "live" when connected
+    const detail = $('conn-detail');
+    const banner = $('stale-banner');
+    const live = state.conn === 'live';
+    document.body.classList.toggle('stale', !live);
+    if (live) {
+      detail.textContent = '';
+      banner.hidden = true;
+      return;
+    }
+    const lostS = Math.round((Date.now() - (state.lastMsg || state.connSince)) / 1000);
+    if (state.conn === 'reconnecting' && retryAt) {
+      const inS = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+      detail.textContent = inS > 0 ? `retry in ${inS}s` : 'retrying…';
+    } else {
+      detail.textContent = '';
+    }
+    banner.hidden = false;
+    $('stale-text').textContent = state.lastMsg
+      ? `live feed lost ${lostS}s ago — showing last known picture`
+      : 'waiting for live feed…';
+  }
+
+  function connect() {
+    clearTimeout(retryTimer);
+    retryAt = 0;
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    setConn(attempt === 0 ? 'connecting' : 'reconnecting');
+    let sock;
+    try {
+      sock = new WebSocket(`${proto}//${location.host}${API}/stream`);
+    } catch (e) {
+      console.warn('cuas: websocket', e);
+      scheduleReconnect();
+      return;
+    }
+    ws = sock;
+    sock.onopen = () => {
+      // "live" only once the snapshot has arrived: until then the picture is not current.
+    };
+    sock.onmessage = (ev) => {
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch (e) {
+        console.warn('cuas: bad message', e);
+        return;
+      }
+      if (msg && msg.type === 'snapshot') attempt = 0;
+      try { handleMessage(msg); } catch (e) { console.error('cuas: handling message failed', e); }
+    };
+    sock.onclose = () => {
+      if (ws !== sock) return;
+      ws = null;
+      scheduleReconnect();
+    };
+    sock.onerror = () => { /* onclose follows */ };
+  }
+
+  function scheduleReconnect() {
+    const base = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)];
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    attempt++;
+    retryAt = Date.now() + delay;
+    setConn('reconnecting');
+    retryTimer = setTimeout(connect, delay);
+  }
+
+  // ---------------------------------------------------------------- ticking
+  function tick() {
+    const now = new Date();
+    $('clock-time').textContent = `${pad2(now.getUTCHours())}:${pad2(now.getUTCMinutes())}:${pad2(now.getUTCSeconds())}`;
+    $('clock-date').textContent = `${now.getUTCFullYear()}-${pad2(now.getUTCMonth() + 1)}-${pad2(now.getUTCDate())}`;
+    for (const node of document.querySelectorAll('[data-age-t]')) {
+      const t = parseFloat(node.getAttribute('data-age-t'));
+      if (!Number.isFinite(t)) continue;
+      if (node.tagName === 'DD') node.textContent = `${utcTime(t)}Z (${age(t)} ago)`;
+      else node.textContent = age(t);
+    }
+    if (state.conn !== 'live') renderConn();
+  }
+
+  // ---------------------------------------------------------------- tabs and wiring
+  function setTab(tab) {
+    state.tab = tab;
+    for (const b of document.querySelectorAll('.tab')) {
+      const on = b.getAttribute('data-tab') === tab;
+      b.classList.toggle('active', on);
+      b.setAttribute('aria-selected', on ? 'true' : 'false');
+    }
+    $('alerts').hidden = tab !== 'queue';
+    $('history').hidden = tab !== 'history';
+    $('alerts-empty').hidden = tab !== 'queue' || state.alerts.size > 0;
+    if (tab === 'history') loadHistory();
+  }
+
+  function setupUi() {
+    for (const b of document.querySelectorAll('.tab')) b.addEventListener('click', () => setTab(b.getAttribute('data-tab')));
+    $('td-close').addEventListener('click', () => selectTrack(null));
+    $('ack-form').addEventListener('submit', submitAck);
+    $('ack-cancel').addEventListener('click', closeAckDialog);
+    $('ack-dialog').addEventListener('cancel', () => { state.ackTarget = null; });
+    document.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape' && state.selected && !$('ack-dialog').open) selectTrack(null);
+    });
+    setInterval(tick, 1000);
+    setInterval(() => { if (state.tab === 'history') loadHistory(); }, 15000);
+    tick();
+  }
+
+  async function main() {
+    setupUi();
+    setupSound();
+    renderConn();
+    setupMapInteraction();
+    renderPanels();
+    // The stream and the initial REST picture do not wait for the site list; the map
+    // draws as soon as the site reference is known.
+    connect();
+    loadInitial();
+    await loadSites();
+    if (!state.userMoved) fit();
+    renderPanels();
+    scheduleRender();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', main);
+  else main();
+})();

@@ -1,0 +1,217 @@
+"""The ZeroMQ bus between drivers, the fusion engine and the API server.
+
+Wire format (documented in the README, "Bus"): each message is two ZeroMQ frames,
+
+    frame 0  topic, ASCII: b"det" | b"status" | b"track" | b"alert"
+    frame 1  UTF-8 JSON envelope:
+             {"v": SCHEMA_VERSION, "src": publisher id, "seq": n, "items": [ ... ]}
+
+``items`` is a batch of schema models of the topic's type (Detection, SensorStatus,
+Track, Alert). ``seq`` counts messages per publisher from 0, so a subscriber sees every
+gap. Publishers use XPUB with ``XPUB_NODROP`` and non-blocking sends: a full high-water
+mark raises instead of dropping silently, and the drop is counted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import zmq
+from pydantic import BaseModel, ValidationError
+
+from cuas.schema import SCHEMA_VERSION, Alert, Detection, SensorStatus, Track
+
+log = logging.getLogger(__name__)
+
+TOPIC_DETECTIONS = "det"
+TOPIC_STATUS = "status"
+TOPIC_TRACKS = "track"
+TOPIC_ALERTS = "alert"
+
+TOPIC_MODELS: dict[str, type[BaseModel]] = {
+    TOPIC_DETECTIONS: Detection,
+    TOPIC_STATUS: SensorStatus,
+    TOPIC_TRACKS: Track,
+    TOPIC_ALERTS: Alert,
+}
+
+DEFAULT_HWM = 10_000
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # a peer sending more is cut off by ZeroMQ itself
+
+
+class BusError(ValueError):
+    """A message on the bus that cannot be understood."""
+
+
+@dataclass
+class Message:
+    topic: str
+    src: str
+    seq: int
+    items: list[BaseModel]
+
+
+def encode(topic: str, src: str, seq: int, items: Sequence[BaseModel]) -> list[bytes]:
+    body = b",".join(item.model_dump_json().encode() for item in items)
+    head = json.dumps({"v": SCHEMA_VERSION, "src": src, "seq": seq})[:-1].encode()
+    return [topic.encode(), head + b',"items":[' + body + b"]}"]
+
+
+def decode(frames: Sequence[bytes]) -> Message:
+    """Parse one bus message; raises BusError naming what is wrong."""
+    if len(frames) != 2:
+        raise BusError(f"expected 2 frames (topic, envelope), got {len(frames)}")
+    topic = frames[0].decode("ascii", errors="replace")
+    model = TOPIC_MODELS.get(topic)
+    if model is None:
+        raise BusError(f"unknown topic {topic!r}")
+    try:
+        env = json.loads(frames[1])
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BusError(f"envelope is not JSON: {exc}") from None
+    if not isinstance(env, dict) or not isinstance(env.get("items"), list):
+        raise BusError("envelope must be an object with an 'items' list")
+    if env.get("v") != SCHEMA_VERSION:
+        raise BusError(f"schema version {env.get('v')!r}, this build speaks {SCHEMA_VERSION}")
+    try:
+        items = [model.model_validate(item) for item in env["items"]]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise BusError(f"bad {topic} item: {first['loc']} {first['msg']}") from None
+    seq = env.get("seq")
+    return Message(topic, str(env.get("src", "?")), seq if isinstance(seq, int) else -1, items)
+
+
+def publisher_socket(ctx: zmq.Context, endpoint: str, bind: bool, hwm: int) -> zmq.Socket:
+    sock = ctx.socket(zmq.XPUB)
+    sock.setsockopt(zmq.SNDHWM, hwm)
+    sock.setsockopt(zmq.XPUB_NODROP, 1)
+    sock.setsockopt(zmq.LINGER, 500)
+    (sock.bind if bind else sock.connect)(endpoint)
+    return sock
+
+
+def subscriber_socket(
+    ctx: zmq.Context, endpoint: str, bind: bool, topics: Sequence[str], hwm: int
+) -> zmq.Socket:
+    sock = ctx.socket(zmq.SUB)
+    sock.setsockopt(zmq.RCVHWM, hwm)
+    sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+    sock.setsockopt(zmq.LINGER, 0)
+    for topic in topics:
+        sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+    (sock.bind if bind else sock.connect)(endpoint)
+    return sock
+
+
+class Publisher:
+    """Publishes batches of schema items; counts what it could not send."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        bind: bool,
+        src: str | None = None,
+        hwm: int = DEFAULT_HWM,
+        ctx: zmq.Context | None = None,
+    ) -> None:
+        self.src = src or f"pid{os.getpid()}"
+        self.sock = publisher_socket(ctx or zmq.Context.instance(), endpoint, bind, hwm)
+        self.counters: Counter[str] = Counter()
+        self._seq = 0
+
+    def wait_for_subscriber(self, timeout_s: float) -> bool:
+        """Block until a subscriber has joined (XPUB reports subscriptions as messages).
+
+        A connecting publisher that sends before the subscription arrives loses those
+        messages; waiting first closes that gap.
+        """
+        if not self.sock.poll(int(timeout_s * 1000)):
+            return False
+        self.sock.recv()
+        return True
+
+    def publish(self, topic: str, items: Sequence[BaseModel]) -> bool:
+        """Send one batch; False (and counted in ``dropped``) if the high-water mark is hit."""
+        if not items:
+            return True
+        frames = encode(topic, self.src, self._seq, items)
+        self._seq += 1
+        try:
+            self.sock.send_multipart(frames, flags=zmq.NOBLOCK)
+        except zmq.Again:
+            self.counters["dropped_messages"] += 1
+            self.counters["dropped_items"] += len(items)
+            if self.counters["dropped_messages"] == 1:
+                log.warning("bus: %s high-water mark reached; dropping and counting", self.src)
+            return False
+        self.counters["sent_messages"] += 1
+        self.counters["sent_items"] += len(items)
+        return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class GapCounter:
+    """Counts messages lost between a publisher and us, from its sequence numbers."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, int] = {}
+        self.lost = 0
+
+    def see(self, src: str, seq: int) -> None:
+        if seq < 0:
+            return
+        expected = self._next.get(src)
+        if expected is not None and seq > expected:
+            self.lost += seq - expected
+        self._next[src] = seq + 1
+
+
+class Subscriber:
+    """Receives and validates bus messages; malformed ones are counted and skipped."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        bind: bool,
+        topics: Sequence[str],
+        hwm: int = DEFAULT_HWM,
+        ctx: zmq.Context | None = None,
+    ) -> None:
+        self.sock = subscriber_socket(ctx or zmq.Context.instance(), endpoint, bind, topics, hwm)
+        self.counters: Counter[str] = Counter()
+        self.gaps = GapCounter()
+        self._reasons_logged: set[str] = set()
+
+    def recv(self, timeout_ms: int) -> Message | None:
+        """The next valid message, or None when nothing valid arrived in time."""
+        if not self.sock.poll(timeout_ms):
+            return None
+        return self.handle(self.sock.recv_multipart())
+
+    def handle(self, frames: Sequence[bytes]) -> Message | None:
+        try:
+            msg = decode(frames)
+        except BusError as exc:
+            self.counters["malformed"] += 1
+            reason = str(exc).split(":")[0]
+            if reason not in self._reasons_logged:
+                self._reasons_logged.add(reason)
+                log.warning("bus: skipping malformed message (%s); further ones only counted", exc)
+            return None
+        self.gaps.see(msg.src, msg.seq)
+        self.counters["received"] += 1
+        self.counters["lost"] = self.gaps.lost
+        return msg
+
+    def close(self) -> None:
+        self.sock.close()

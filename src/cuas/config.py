@@ -1,0 +1,138 @@
+"""A deployment's configuration: one TOML file, validated before anything starts.
+
+Every error names the key that is wrong and why, e.g.
+``configs/site.toml: sensors[1].driver: unknown driver 'radr' (installed: dragonsync)``.
+Relative paths in the file (data_dir, replay sources) are relative to the file itself.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cuas.schema import GeoPoint, Site
+
+
+class ConfigError(ValueError):
+    """The configuration is wrong; the message names the file, the key and the reason."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServiceConfig(_Section):
+    data_dir: str = "var"
+    log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
+
+
+class ApiConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+
+
+class BusConfig(_Section):
+    ingest: str = "tcp://127.0.0.1:5550"  # drivers -> engine (the engine binds)
+    output: str = "tcp://127.0.0.1:5551"  # engine -> API and machine consumers (engine binds)
+    hwm: int = Field(10_000, ge=10)
+
+    @field_validator("ingest", "output")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if not value.startswith(("tcp://", "ipc://", "inproc://")):
+            raise ValueError("must be a ZeroMQ endpoint such as tcp://127.0.0.1:5550")
+        return value
+
+
+class TrackerSection(_Section):
+    accel_std_mps2: float = Field(3.0, gt=0)
+    gate_probability: float = Field(0.9997, gt=0, lt=1)
+    confirm_hits: int = Field(3, ge=1)
+    confirm_window: int = Field(5, ge=1)
+    coast_after_s: float = Field(3.0, gt=0)
+    delete_after_s: float = Field(12.0, gt=0)
+    tentative_delete_after_s: float = Field(4.0, gt=0)
+    init_velocity_std_mps: float = Field(25.0, gt=0)
+    late_tolerance_s: float = Field(0.5, ge=0)
+    publish_interval_s: float = Field(0.5, gt=0, description="how often tracks go on the bus")
+
+
+class AlertSection(_Section):
+    clear_after_s: float = Field(5.0, ge=0, description="time outside a zone before clearing")
+    drone_classes: list[str] = Field(
+        default_factory=lambda: ["drone"], description="classes that raise zone alerts"
+    )
+
+
+class SensorConfig(_Section):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    driver: str
+    source: str
+    position: GeoPoint | None = None
+    position_std_m: float = Field(10.0, gt=0)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeploymentConfig(_Section):
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    bus: BusConfig = Field(default_factory=BusConfig)
+    tracker: TrackerSection = Field(default_factory=TrackerSection)
+    alerts: AlertSection = Field(default_factory=AlertSection)
+    sites: list[Site] = Field(min_length=1)
+    sensors: list[SensorConfig] = Field(default_factory=list)
+
+    #: folder of the config file; relative paths inside it are resolved from here
+    base_dir: Path = Path(".")
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.resolve(self.service.data_dir)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load_config(path: str | Path) -> DeploymentConfig:
+    """Read and validate a deployment TOML file; raise ConfigError naming key and reason."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(raw, path)
+
+
+def parse_config(raw: dict[str, Any], path: Path) -> DeploymentConfig:
+    try:
+        config = DeploymentConfig.model_validate({**raw, "base_dir": path.resolve().parent})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{path}: {_loc(err['loc'])}: {err['msg']}{more}") from None
+    _check_unique(path, "sites", [s.id for s in config.sites])
+    _check_unique(path, "sensors", [s.id for s in config.sensors])
+    for i, site in enumerate(config.sites):
+        _check_unique(path, f"sites[{i}].zones", [z.id for z in site.zones])
+    return config
+
+
+def _check_unique(path: Path, key: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            raise ConfigError(f"{path}: {key}[{i}].id: {ident!r} is used twice; ids must be unique")
+        seen.add(ident)

@@ -1,0 +1,186 @@
+"""Runs drivers: reads frames from each sensor's source, decodes, publishes, reports health.
+
+One thread per sensor. The host, not the driver, owns everything that must never fail:
+frame size limits, catching every decode error (counted, logged once per reason),
+reconnecting lost links with exponential backoff, optional raw recording, and a
+SensorStatus heartbeat with the counters.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from cuas.config import SensorConfig
+from cuas.driver.api import DecodeError, Driver
+from cuas.driver.sources import Source, SourceExhausted, open_source
+from cuas.replay.format import ReplayWriter
+from cuas.schema import Detection, SensorState, SensorStatus
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START_S = 0.5
+BACKOFF_MAX_S = 30.0
+STATUS_INTERVAL_S = 2.0
+
+DetectionSink = Callable[[list[Detection]], None]
+StatusSink = Callable[[SensorStatus], None]
+
+
+@dataclass
+class FrameDecoder:
+    """Decodes one sensor's frames with its driver; never lets an error escape."""
+
+    driver: Driver
+    counters: Counter[str] = field(default_factory=Counter)
+    _seq: int = 0
+    _reasons: set[str] = field(default_factory=set)
+
+    def __call__(self, t_rx_unix: float, frame: bytes) -> list[Detection]:
+        seq = self._seq
+        self._seq += 1
+        self.counters["frames"] += 1
+        if len(frame) > self.driver.max_frame_bytes:
+            self._malformed(f"frame longer than {self.driver.max_frame_bytes} bytes")
+            return []
+        try:
+            detections = self.driver.decode(frame, t_rx_unix, seq)
+        except DecodeError as exc:
+            self._malformed(str(exc))
+            return []
+        except Exception as exc:  # a driver bug must not kill the link: count and go on
+            self._malformed(f"driver error {type(exc).__name__}: {exc}", exc_info=True)
+            return []
+        self.counters["detections"] += len(detections)
+        return detections
+
+    def _malformed(self, reason: str, exc_info: bool = False) -> None:
+        self.counters["malformed"] += 1
+        kind = reason.split(":")[0][:60]
+        if kind not in self._reasons:
+            self._reasons.add(kind)
+            log.warning(
+                "%s: malformed frame skipped (%s); further frames like it are only counted",
+                self.driver.sensor.sensor_id,
+                reason,
+                exc_info=exc_info,
+            )
+
+
+class SensorRunner(threading.Thread):
+    """Keeps one sensor's link up and its frames flowing."""
+
+    def __init__(
+        self,
+        sensor: SensorConfig,
+        driver: Driver,
+        source: Source,
+        on_detections: DetectionSink,
+        on_status: StatusSink,
+        recorder: ReplayWriter | None = None,
+    ) -> None:
+        super().__init__(name=f"sensor-{sensor.id}", daemon=True)
+        self.sensor = sensor
+        self.decoder = FrameDecoder(driver)
+        self.source = source
+        self.on_detections = on_detections
+        self.on_status = on_status
+        self.recorder = recorder
+        self.stop_event = threading.Event()
+        self.state = SensorState.OFFLINE
+        self.detail = "starting"
+        self._last_status = 0.0
+
+    def status(self) -> SensorStatus:
+        counters = dict(self.decoder.counters)
+        counters["reconnects"] = self.decoder.counters["reconnects"]
+        return SensorStatus(
+            sensor_id=self.sensor.id,
+            t_unix=time.time(),
+            state=self.state,
+            driver=self.sensor.driver,
+            detail=self.detail,
+            position=self.sensor.position,
+            counters=counters,
+        )
+
+    def _heartbeat(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_status >= STATUS_INTERVAL_S:
+            self._last_status = now
+            self.on_status(self.status())
+
+    def run(self) -> None:
+        backoff = BACKOFF_START_S
+        while not self.stop_event.is_set():
+            try:
+                self.source.open()
+                self.state, self.detail = SensorState.OK, "link up"
+                self._heartbeat(force=True)
+                backoff = BACKOFF_START_S
+                while not self.stop_event.is_set():
+                    self._handle(self.source.read(0.2))
+                    self._heartbeat()
+            except SourceExhausted as exc:
+                self.state, self.detail = SensorState.OFFLINE, f"source ended: {exc}"
+                self._heartbeat(force=True)
+                return
+            except (OSError, ConnectionError, ValueError) as exc:
+                self.decoder.counters["reconnects"] += 1
+                self.state, self.detail = SensorState.OFFLINE, f"link lost: {exc}"
+                log.warning("%s: %s; retrying in %.1f s", self.sensor.id, exc, backoff)
+                self._heartbeat(force=True)
+                self.stop_event.wait(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+            finally:
+                self.source.close()
+
+    def _handle(self, frames: Sequence[tuple[float, bytes]]) -> None:
+        batch: list[Detection] = []
+        for t_rx, frame in frames:
+            if self.recorder is not None:
+                self.recorder.frame(t_rx, self.sensor.id, frame)
+            batch.extend(self.decoder(t_rx, frame))
+        if batch:
+            self.on_detections(batch)
+
+
+class DriverHost:
+    """All sensors of a deployment, each in its own thread."""
+
+    def __init__(
+        self,
+        sensors: Sequence[tuple[SensorConfig, Driver]],
+        on_detections: DetectionSink,
+        on_status: StatusSink,
+        base_dir,
+        recorder: ReplayWriter | None = None,
+    ) -> None:
+        self.runners = [
+            SensorRunner(
+                cfg,
+                driver,
+                open_source(cfg.source, cfg.id, driver.framing, driver.max_frame_bytes, base_dir),
+                on_detections,
+                on_status,
+                recorder,
+            )
+            for cfg, driver in sensors
+        ]
+
+    def start(self) -> None:
+        for runner in self.runners:
+            runner.start()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        for runner in self.runners:
+            runner.stop_event.set()
+        for runner in self.runners:
+            runner.join(timeout_s)
+
+    def alive(self) -> bool:
+        return any(r.is_alive() for r in self.runners)

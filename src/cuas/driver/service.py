@@ -1,0 +1,67 @@
+"""The driver process: every configured sensor's driver, publishing onto the ingest bus."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from cuas.bus import TOPIC_DETECTIONS, TOPIC_STATUS, Publisher
+from cuas.config import DeploymentConfig
+from cuas.driver.host import DriverHost
+from cuas.driver.registry import build_driver
+from cuas.replay.format import ReplayWriter
+from cuas.schema import Detection, SensorStatus
+
+log = logging.getLogger(__name__)
+
+
+def build_host(
+    config: DeploymentConfig,
+    on_detections,
+    on_status,
+    recorder: ReplayWriter | None = None,
+) -> DriverHost:
+    sensors = [(s, build_driver(s, f"sensors[{i}]")) for i, s in enumerate(config.sensors)]
+    return DriverHost(sensors, on_detections, on_status, config.base_dir, recorder)
+
+
+def run_drivers(
+    config: DeploymentConfig,
+    stop: threading.Event | None = None,
+    record_path: str | None = None,
+) -> None:
+    stop = stop or threading.Event()
+    pub = Publisher(config.bus.ingest, bind=False, src="drivers", hwm=config.bus.hwm)
+    lock = threading.Lock()
+
+    def on_detections(batch: list[Detection]) -> None:
+        with lock:
+            pub.publish(TOPIC_DETECTIONS, batch)
+
+    def on_status(status: SensorStatus) -> None:
+        with lock:
+            pub.publish(TOPIC_STATUS, [status])
+
+    recorder = None
+    if record_path:
+        recorder = ReplayWriter(
+            record_path,
+            description="recorded live by cuas",
+            sensors={s.id: {"driver": s.driver} for s in config.sensors},
+        )
+    host = build_host(config, on_detections, on_status, recorder)
+    # An XPUB learns of the engine's subscription asynchronously; wait for it so the first
+    # frames are not published into the void.
+    if not pub.wait_for_subscriber(5.0):
+        log.warning("drivers: no engine subscribed on %s yet; sending anyway", config.bus.ingest)
+    host.start()
+    try:
+        while not stop.wait(0.5):
+            if not host.alive():
+                log.info("drivers: every source has ended")
+                stop.wait()
+    finally:
+        host.stop()
+        if recorder:
+            recorder.close()
+        pub.close()

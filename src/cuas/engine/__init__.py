@@ -1,0 +1,1 @@
+"""The fusion engine: detections in, tracks and alerts out."""

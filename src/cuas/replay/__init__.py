@@ -1,0 +1,1 @@
+"""Recording and replaying raw sensor input, so every test runs the real drivers."""

@@ -1,0 +1,208 @@
+"""The one definition of every message cuas passes around.
+
+The bus, the replay files and the REST/WebSocket API all serialise these models, so a
+field is added here once and everywhere sees it. ``SCHEMA_VERSION`` is carried in every
+bus envelope and replay header; bump it when a field changes meaning or is removed.
+
+Frames: positions are WGS84 geodetic (``lat_deg``, ``lon_deg``, ``alt_m`` above the
+ellipsoid) on the wire; the tracker works in a local east-north-up frame around the site
+reference and converts back at its edge. Angles from sensors are radians, clockwise from
+true north for azimuth. Times are UNIX seconds (UTC).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class MeasurementKind(StrEnum):
+    """What a detection measured; decides the tracker's measurement model."""
+
+    POSITION = "position"  # 3-D WGS84 point (Remote ID, ADS-B, SAPIENT location)
+    RANGE_AZ_EL = "range_az_el"  # radar polar plot relative to the sensor
+    BEARING = "bearing"  # direction finding: azimuth (and maybe elevation) only
+    PRESENCE = "presence"  # a signal was heard, nothing about where
+
+
+class ObjectClass(StrEnum):
+    DRONE = "drone"
+    MANNED_AIRCRAFT = "manned_aircraft"
+    BIRD = "bird"
+    UNKNOWN = "unknown"
+
+
+class GeoPoint(_Model):
+    lat_deg: float = Field(ge=-90, le=90)
+    lon_deg: float = Field(ge=-180, le=180)
+    alt_m: float | None = None
+
+
+class Identity(_Model):
+    """Identifiers an object broadcasts about itself; any may be absent."""
+
+    rid_serial: str | None = None  # Remote ID Basic ID, ANSI/CTA-2063-A serial
+    caa_id: str | None = None  # Remote ID Basic ID, CAA registration
+    operator_id: str | None = None  # Remote ID Operator ID message
+    icao24: str | None = None  # ADS-B 24-bit address, lower-case hex
+    mac: str | None = None  # radio MAC address of the broadcaster
+    sensor_track_id: str | None = None  # the sensor's own track number
+
+    def tokens(self) -> list[str]:
+        """Every identifier as a typed token, strongest first: ``rid:``, ``caa:``, ``icao:``,
+        ``mac:``. The operator ID is not one: an operator may fly several drones."""
+        out = []
+        if self.rid_serial:
+            out.append(f"rid:{self.rid_serial}")
+        if self.caa_id:
+            out.append(f"caa:{self.caa_id}")
+        if self.icao24:
+            out.append(f"icao:{self.icao24.lower()}")
+        if self.mac:
+            out.append(f"mac:{self.mac.lower()}")
+        return out
+
+
+class Signature(_Model):
+    """RF signature of a detection, when the sensor heard a radio."""
+
+    freq_mhz: float | None = None
+    band: str | None = None
+    protocol: str | None = None
+    rssi_dbm: float | None = None
+
+
+class RawRef(_Model):
+    """Where the frame that produced a detection lives: a sensor and its frame counter."""
+
+    sensor_id: str
+    frame_seq: int
+
+
+class Detection(_Model):
+    sensor_id: str
+    t_unix: float
+    kind: MeasurementKind
+    # POSITION
+    position: GeoPoint | None = None
+    # RANGE_AZ_EL and BEARING (relative to the sensor's declared position)
+    range_m: float | None = None
+    azimuth_rad: float | None = None
+    elevation_rad: float | None = None
+    radial_velocity_mps: float | None = None
+    # Optional velocity reported by the object itself, east/north/up in m/s.
+    velocity_enu_mps: tuple[float, float, float] | None = None
+    # Measurement covariance in the measurement's own space: for POSITION it is
+    # east/north/up metres squared (3x3); for RANGE_AZ_EL metres and radians.
+    covariance: list[list[float]] | None = None
+    identity: Identity = Field(default_factory=Identity)
+    object_class: ObjectClass = ObjectClass.UNKNOWN
+    class_source: str | None = None  # e.g. "remote_id", "adsb", "radar"
+    pilot: GeoPoint | None = None
+    home: GeoPoint | None = None
+    signature: Signature | None = None
+    raw: RawRef | None = None
+
+
+class SensorState(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    OFFLINE = "offline"
+
+
+class SensorStatus(_Model):
+    sensor_id: str
+    t_unix: float
+    state: SensorState
+    driver: str
+    detail: str = ""
+    position: GeoPoint | None = None
+    counters: dict[str, int] = Field(default_factory=dict)
+
+
+class TrackStatus(StrEnum):
+    TENTATIVE = "tentative"
+    CONFIRMED = "confirmed"
+    COASTING = "coasting"
+    DELETED = "deleted"
+
+
+class Track(_Model):
+    track_id: str
+    site_id: str
+    t_unix: float
+    status: TrackStatus
+    position: GeoPoint
+    enu_m: tuple[float, float, float]
+    velocity_enu_mps: tuple[float, float, float]
+    position_std_m: float  # square root of the trace of the position covariance / 3
+    object_class: ObjectClass = ObjectClass.UNKNOWN
+    class_source: str | None = None
+    identity: Identity = Field(default_factory=Identity)
+    identity_key: str | None = None  # the stable key identity association uses, e.g. "rid:..."
+    pilot: GeoPoint | None = None
+    sensors: list[str] = Field(default_factory=list)
+    hits: int = 0
+
+
+class ZoneLevel(StrEnum):
+    WATCH = "watch"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class Zone(_Model):
+    id: str
+    name: str
+    level: ZoneLevel
+    polygon: list[tuple[float, float]] = Field(min_length=3)  # (lat_deg, lon_deg) vertices
+    floor_m: float = 0.0  # altitude band, metres above the site reference point
+    ceiling_m: float = 10_000.0
+
+
+class Site(_Model):
+    id: str
+    name: str
+    reference: GeoPoint  # origin of the site's east-north-up frame
+    zones: list[Zone] = Field(default_factory=list)
+
+
+class AlertState(StrEnum):
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    CLEARED = "cleared"
+
+
+class Alert(_Model):
+    alert_id: int
+    site_id: str
+    zone_id: str
+    zone_level: ZoneLevel
+    rule: str  # e.g. "drone_in_zone"
+    object_key: str  # the track's identity key, or its track id when it has none
+    track_id: str
+    state: AlertState
+    raised_t_unix: float
+    updated_t_unix: float
+    acknowledged_by: str | None = None
+    acknowledged_t_unix: float | None = None
+    note: str | None = None
+    track: Track | None = None  # snapshot at the latest transition
+
+
+class AlertEvent(_Model):
+    """One audited transition of an alert."""
+
+    alert_id: int
+    t_unix: float
+    from_state: AlertState | None
+    to_state: AlertState
+    actor: str  # "engine" or the operator's name
+    reason: str = ""

@@ -1,0 +1,1 @@
+"""Synthetic sensor data with ground truth."""

@@ -1,0 +1,1 @@
+"""Persistence: alerts with their audit trail, and track history, in SQLite."""

@@ -1,0 +1,159 @@
+"""``cuas run``: start the engine, the drivers and the API server as processes, keep them up.
+
+Each part runs in its own process so a fault in one (a driver fed garbage, a stuck
+client) cannot stall the others. A part that dies is restarted with backoff; alerts and
+acknowledgements live in SQLite, so nothing acknowledged is lost across a restart.
+Ctrl-C (SIGINT) or SIGTERM stops every process this command started.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cuas.config import ConfigError, DeploymentConfig, load_config
+
+log = logging.getLogger("cuas")
+
+RESTART_BACKOFF_MAX_S = 30.0
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(processName)s %(name)s: %(message)s",
+    )
+
+
+def _child(role: str, config_path: str, record_path: str | None, api_port: int | None) -> None:
+    """Entry point of every child process."""
+    config = load_config(config_path)
+    if api_port is not None:
+        config.api.port = api_port
+    setup_logging(config.service.log_level)
+    stop = threading.Event()
+
+    def _stop(signum, frame) -> None:
+        stop.set()
+        if role == "api":
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        if role == "engine":
+            from cuas.engine.service import run_engine
+
+            run_engine(config, stop)
+        elif role == "drivers":
+            from cuas.driver.service import run_drivers
+
+            run_drivers(config, stop, record_path)
+        else:
+            from cuas.api.server import run_api
+
+            run_api(config)
+    except KeyboardInterrupt:
+        pass
+
+
+@dataclass
+class _Part:
+    role: str
+    process: mp.Process | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+
+
+def _check_free(endpoint_host: str, port: int, what: str) -> None:
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((endpoint_host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"{what}: {endpoint_host}:{port} is not free ({exc.strerror}); stop whatever "
+                "uses it or choose another port in the config"
+            ) from None
+
+
+def check_ports(config: DeploymentConfig) -> None:
+    _check_free(config.api.host, config.api.port, "api.port")
+    for key in ("ingest", "output"):
+        parts = urlsplit(getattr(config.bus, key))
+        if parts.scheme == "tcp" and parts.port:
+            _check_free(parts.hostname or "127.0.0.1", parts.port, f"bus.{key}")
+
+
+def run(config_path: Path, record_path: str | None = None, api_port: int | None = None) -> int:
+    config = load_config(config_path)
+    if api_port is not None:
+        config.api.port = api_port
+    setup_logging(config.service.log_level)
+    check_ports(config)
+    ctx = mp.get_context("spawn")
+    parts = [_Part("engine"), _Part("drivers"), _Part("api")]
+    stopping = threading.Event()
+
+    def _stop(signum, frame) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+
+    def start(part: _Part) -> None:
+        part.process = ctx.Process(
+            target=_child,
+            args=(part.role, str(config_path), record_path, api_port),
+            name=f"cuas-{part.role}",
+            daemon=False,
+        )
+        part.process.start()
+
+    for part in parts:
+        start(part)
+        if part.role == "engine":
+            time.sleep(0.3)  # the engine binds the bus; let it come up first
+    url = f"http://{config.api.host}:{config.api.port}/"
+    print(f"cuas is running: dashboard at {url}  (Ctrl-C stops it)", flush=True)
+    try:
+        while not stopping.wait(0.5):
+            for part in parts:
+                proc = part.process
+                if proc is None or proc.is_alive():
+                    continue
+                now = time.monotonic()
+                if part.next_start == 0.0:
+                    delay = min(2.0**part.restarts, RESTART_BACKOFF_MAX_S)
+                    part.next_start = now + delay
+                    log.error(
+                        "%s exited with code %s; restarting in %.0f s",
+                        part.role,
+                        proc.exitcode,
+                        delay,
+                    )
+                elif now >= part.next_start:
+                    part.restarts += 1
+                    part.next_start = 0.0
+                    start(part)
+    finally:
+        print("stopping cuas ...", flush=True)
+        for part in reversed(parts):
+            if part.process and part.process.is_alive():
+                part.process.terminate()
+        for part in parts:
+            if part.process:
+                part.process.join(5.0)
+                if part.process.is_alive():
+                    part.process.kill()
+                    part.process.join(1.0)
+    return 0
