@@ -56,6 +56,7 @@ _VSPEED_UNKNOWN_MPS = 63.0
 _SPEED_UNKNOWN_MPS = 254.25
 _ALT_INVALID_M = -1000.0
 _FLAT_ALT_INVALID = 65531.0  # seen from DJI DroneID decoders when altitude is absent
+_ACCURACY_MAX_M = 20_000_000.0  # half the Earth's circumference: a larger bound bounds nothing
 
 
 class DragonSyncOptions(BaseModel):
@@ -71,7 +72,10 @@ def _number(value: Any, field: str) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a JSON integer too large for a float
+            raise DecodeError(f"{field}: number out of range") from None
     elif isinstance(value, str):
         match = _NUMBER.search(value)
         if match is None:
@@ -87,7 +91,7 @@ def _number(value: Any, field: str) -> float | None:
 def _accuracy_std_m(value: Any) -> float | None:
     """F3411 accuracy categories are 95% bounds ('<30 m'); 1-sigma is about half."""
     bound = _number(value, "accuracy")
-    return None if bound is None or bound <= 0 else bound / 2.0
+    return None if bound is None or not 0 < bound <= _ACCURACY_MAX_M else bound / 2.0
 
 
 def _text(value: Any) -> str | None:
@@ -131,7 +135,7 @@ class DragonSyncDriver(Driver):
     def decode(self, frame: bytes, t_rx_unix: float, frame_seq: int) -> list[Detection]:
         try:
             message = json.loads(frame)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # also over-long integers, deep nesting
             raise DecodeError(f"not JSON: {exc}") from None
         if isinstance(message, list):
             blocks: dict[str, Any] = {}
@@ -168,15 +172,14 @@ class DragonSyncDriver(Driver):
     ) -> list[Detection]:
         basic = self._block(blocks, "Basic ID")
         mac = _text(blocks.get("MAC")) or (_text(basic.get("MAC")) if basic else None)
-        serial = None
+        serial = caa = None
         if basic is not None:
             id_type = str(basic.get("id_type", "")).strip().lower()
             ident = _text(basic.get("id"))
             if ident and id_type in _SERIAL_TYPES:
                 serial = ident
             elif ident and id_type in _CAA_TYPES:
-                serial = None
-                blocks.setdefault("_caa", ident)
+                caa = ident
         key = (mac or serial or "").lower()
         if not key:
             location = self._block(blocks, "Location/Vector Message")
@@ -188,8 +191,8 @@ class DragonSyncDriver(Driver):
             state.identity["mac"] = mac.lower()
         if serial:
             state.identity["rid_serial"] = serial
-        if blocks.get("_caa"):
-            state.identity["caa_id"] = blocks["_caa"]
+        if caa:
+            state.identity["caa_id"] = caa
         if basic is not None:
             rssi = _number(basic.get("RSSI"), "RSSI")
             state.rssi_dbm = rssi if rssi is not None else state.rssi_dbm

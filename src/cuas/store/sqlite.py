@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cuas.schema import Alert, AlertEvent, AlertState, Track, ZoneLevel
@@ -95,14 +97,28 @@ class Store:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False)
+        # Autocommit mode: every write below opens its own BEGIN IMMEDIATE transaction, so
+        # a state is read and changed under one write lock, whichever process holds it.
+        self._db = sqlite3.connect(
+            self.path, timeout=10.0, check_same_thread=False, isolation_level=None
+        )
         self._lock = threading.Lock()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoint; WAL-safe
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
-            self._db.commit()
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -121,7 +137,7 @@ class Store:
         t_unix: float,
         reason: str,
     ) -> Alert:
-        with self._lock, self._db:
+        with self._write():
             cur = self._db.execute(
                 "INSERT INTO alerts (site_id, zone_id, zone_level, rule, object_key, track_id,"
                 " state, raised_t, updated_t, track_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -143,7 +159,7 @@ class Store:
             return self._get(alert_id)
 
     def acknowledge(self, alert_id: int, operator: str, note: str | None, t_unix: float) -> Alert:
-        with self._lock, self._db:
+        with self._write():
             current = self._get(alert_id)
             if current.state is not AlertState.RAISED:
                 raise AlertStateError(
@@ -169,7 +185,7 @@ class Store:
             return self._get(alert_id)
 
     def clear(self, alert_id: int, t_unix: float, reason: str, track: Track | None) -> Alert:
-        with self._lock, self._db:
+        with self._write():
             current = self._get(alert_id)
             if current.state is AlertState.CLEARED:
                 return current
@@ -271,7 +287,7 @@ class Store:
 
     # -- track history and counters ---------------------------------------------------
     def add_track_points(self, tracks: list[Track]) -> None:
-        with self._lock, self._db:
+        with self._write():
             self._db.executemany(
                 "INSERT INTO track_history VALUES (?,?,?,?,?,?,?)",
                 [
@@ -302,7 +318,7 @@ class Store:
 
     def reserve(self, name: str, count: int) -> int:
         """Reserve ``count`` numbers of a persistent counter; returns the first one."""
-        with self._lock, self._db:
+        with self._write():
             row = self._db.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()
             first = row[0] if row else 1
             self._db.execute(

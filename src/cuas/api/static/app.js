@@ -15,7 +15,7 @@
   const API = '/api/v1';
   const TRAIL_LEN = 60;              // positions kept per track, client side
   const VECTOR_S = 10;               // velocity vector = this many seconds of travel
-  const FIT_TRACK_MAX_M = 10000;     // tracks farther than this from the reference do not drive auto-fit
+  const FIT_TRACK_MAX_M = 5000;      // tracks farther than this from the reference are left out of the fit
   const RING_STEPS_M = [100, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000];
   const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000];
   const LEVEL_RANK = { critical: 3, warning: 2, watch: 1 };
@@ -26,11 +26,12 @@
   const M_PER_DEG_LON = 111320;
 
   const SHAPES = {
-    drone: 'M0,-7 L7,0 L0,7 L-7,0 Z',
-    unknown: 'M0,-7 L7,0 L0,7 L-7,0 Z',
-    bird: 'M0,-6.5 L6,5 L-6,5 Z',
+    drone: 'M0,-8 L8,0 L0,8 L-8,0 Z',
+    unknown: 'M0,-8 L8,0 L0,8 L-8,0 Z',
+    bird: 'M0,-7 L6.5,5.5 L-6.5,5.5 Z',
   };
   const CLASS_LABEL = { drone: 'drone', manned_aircraft: 'manned aircraft', bird: 'bird', unknown: 'unknown' };
+  const CLASS_SHORT = { drone: 'drone', manned_aircraft: 'aircraft', bird: 'bird', unknown: 'unknown' };
 
   // ---------------------------------------------------------------- state
   const state = {
@@ -227,7 +228,8 @@
     scheduleRender();
   }
 
-  /** While the operator has not moved the map, keep every nearby track in view. */
+  /** While the operator has not moved the map, keep nearby drones and unknowns in view.
+   * (Manned aircraft crossing the edge do not re-zoom the picture on their own.) */
   function maybeAutoFit() {
     if (state.userMoved || !state.ref) return;
     if (!state.fitted) {
@@ -236,6 +238,7 @@
     }
     const v = state.view;
     for (const t of state.tracks.values()) {
+      if (t.object_class !== 'drone' && t.object_class !== 'unknown') continue;
       const p = projectPoint(t.position);
       if (!p || Math.hypot(p[0], p[1]) > FIT_TRACK_MAX_M) continue;
       const [sx, sy] = toScreen(p[0], p[1]);
@@ -385,8 +388,14 @@
     return [cx / (3 * a), cy / (3 * a)];
   }
 
+  // Screen rectangles already holding text this frame; track labels avoid them.
+  let occupied = [];
+  const labelBox = (x, y, w, h) => ({ x0: x, y0: y, x1: x + w, y1: y + h });
+  const overlaps = (a, b) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+
   function renderZones(layer) {
     clear(layer);
+    occupied = [];
     const zones = [];
     for (const site of state.sites) for (const z of site.zones || []) zones.push(z);
     // Draw the least severe first so critical zones sit on top.
@@ -403,12 +412,23 @@
       const [cx, cy] = polygonCentroid(world);
       const [sx, sy] = toScreen(cx, cy);
       let minY = Infinity;
-      for (const p of scr) minY = Math.min(minY, p[1]);
-      labels.push({ z, lvl, sx, sy, top: minY });
+      let maxY = -Infinity;
+      for (const p of scr) {
+        minY = Math.min(minY, p[1]);
+        maxY = Math.max(maxY, p[1]);
+      }
+      labels.push({ z, lvl, sx, sy, top: minY, bottom: maxY });
     }
     // Zone names at the top edge of each polygon so they do not sit under tracks.
+    const v = state.view;
     for (const l of labels) {
-      const y = l.top + 14;
+      // Keep the name on screen while any of the zone is: slide it down from an
+      // off-screen top edge and in from the sides.
+      let y = l.top + 14;
+      if (y < 18 && l.bottom > 60) y = Math.min(18, l.bottom - 30);
+      const x = Math.min(Math.max(l.sx, 80), v.w - 80);
+      l.sx = x;
+      occupied.push(labelBox(x - 60, y - 12, 120, 26));
       const t = svg('text', { class: `zone-label lvl-${l.lvl}`, x: l.sx, y }, l.z.name || l.z.id);
       layer.appendChild(t);
       const band = [];
@@ -430,6 +450,7 @@
       const g = svg('g', { class: `sensor-mark st-${cssToken(s.state)}`, transform: `translate(${sx.toFixed(1)},${sy.toFixed(1)})`, 'data-sensor-id': str(s.sensor_id) });
       g.appendChild(svg('rect', { class: `sensor st-${cssToken(s.state)}`, x: -5, y: -5, width: 10, height: 10 }));
       g.appendChild(svg('text', { class: 'sensor-label', x: 9, y: 4 }, s.sensor_id));
+      occupied.push(labelBox(sx - 6, sy - 7, 16 + 6.5 * str(s.sensor_id).length, 14));
       const title = svg('title', null, `${str(s.sensor_id)} (${str(s.driver)}): ${str(s.state)} ${str(s.detail)}`);
       g.appendChild(title);
       layer.appendChild(g);
@@ -442,13 +463,18 @@
     return raised;
   }
 
+  const trackNodes = new Map(); // track_id -> <g data-track-id>
+
   function renderTracks(trailLayer, linkLayer, trackLayer, labelLayer) {
     clear(trailLayer);
     clear(linkLayer);
-    clear(trackLayer);
+    // Track symbols are kept per id across frames (only their content and position
+    // change), so a click or a test locator holding one is not cut off by a redraw.
+    const seen = new Set();
     clear(labelLayer);
     const alerted = openAlertTrackIds();
     const list = [...state.tracks.values()];
+    const labelQueue = [];
     // Paint threats last so they are on top.
     const rank = (t) => (t.object_class === 'drone' ? 3 : t.object_class === 'unknown' ? 2 : 1);
     list.sort((a, b) => rank(a) - rank(b));
@@ -482,13 +508,19 @@
         pg.appendChild(svg('title', null, `Pilot of ${id}`));
         linkLayer.appendChild(pg);
         labelLayer.appendChild(svg('text', { class: 'pilot-label', x: px + 9, y: py + 4 }, `pilot ${id}`));
+        occupied.push(labelBox(px - 7, py - 8, 16 + 6.5 * (6 + id.length), 16));
       }
 
-      const g = svg('g', {
-        class: `track cls-${cls} st-${st}${state.selected === id ? ' selected' : ''}${alerted.has(id) ? ' alerted' : ''}`,
-        'data-track-id': id,
-        transform: `translate(${sx.toFixed(1)},${sy.toFixed(1)})`,
-      });
+      let g = trackNodes.get(id);
+      if (!g) {
+        g = svg('g');
+        g.setAttribute('data-track-id', id);
+        trackNodes.set(id, g);
+      }
+      seen.add(id);
+      clear(g);
+      g.setAttribute('class', `track cls-${cls} st-${st}${state.selected === id ? ' selected' : ''}${alerted.has(id) ? ' alerted' : ''}`);
+      g.setAttribute('transform', `translate(${sx.toFixed(1)},${sy.toFixed(1)})`);
       // velocity vector: VECTOR_S seconds of travel
       const v = Array.isArray(t.velocity_enu_mps) ? t.velocity_enu_mps : [0, 0, 0];
       const ve = num(v[0]) || 0;
@@ -496,28 +528,61 @@
       if (Math.hypot(ve, vn) > 0.3) {
         g.appendChild(svg('line', { class: 'vector', x1: 0, y1: 0, x2: ve * VECTOR_S * state.view.scale, y2: -vn * VECTOR_S * state.view.scale }));
       }
-      if (alerted.has(id)) g.appendChild(svg('circle', { class: 'alert-ring', r: 14 }));
-      if (state.selected === id) g.appendChild(svg('circle', { class: 'select-ring', r: 12 }));
+      if (alerted.has(id)) g.appendChild(svg('circle', { class: 'alert-ring', r: 16 }));
+      if (state.selected === id) g.appendChild(svg('circle', { class: 'select-ring', r: 13 }));
       // generous invisible hit target
       g.appendChild(svg('circle', { class: 'hit', r: 13 }));
-      if (cls === 'manned_aircraft') g.appendChild(svg('circle', { class: 'sym', r: 6.5 }));
+      if (cls === 'manned_aircraft') g.appendChild(svg('circle', { class: 'sym', r: 7 }));
       else g.appendChild(svg('path', { class: 'sym', d: SHAPES[cls] || SHAPES.unknown }));
       g.appendChild(svg('title', null, `${id} ${CLASS_LABEL[t.object_class] || str(t.object_class)} (${str(t.status)})`));
       trackLayer.appendChild(g);
+      occupied.push(labelBox(sx - 8, sy - 8, 16, 16));
 
-      // label: id + identity, then height and speed
-      const serial = serialOf(t);
-      const lx = sx + 12;
-      const ly = sy - 6;
-      const text = svg('text', { class: `track-label cls-${cls} st-${st}`, x: lx, y: ly });
-      const l1 = svg('tspan', { class: 'tl-id' }, id);
-      text.appendChild(l1);
-      if (serial) text.appendChild(svg('tspan', { class: 'tl-serial', dx: 6 }, serial.length > 24 ? `${serial.slice(0, 23)}…` : serial));
-      const h = heightOf(t);
-      const spd = speedOf(t);
-      text.appendChild(svg('tspan', { class: 'tl-kin', x: lx, dy: 13 }, `${h === null ? '—' : Math.round(h)} m · ${spd === null ? '—' : spd.toFixed(1)} m/s`));
-      labelLayer.appendChild(text);
+      labelQueue.push({ t, id, cls, st, sx, sy, ve });
     }
+    for (const [id, g] of trackNodes) {
+      if (!seen.has(id)) {
+        g.remove();
+        trackNodes.delete(id);
+      }
+    }
+    // Labels after all symbols, threats first, each in the first free spot around its
+    // symbol (right, left, below, above), avoiding zone/sensor names and other labels.
+    labelQueue.reverse();
+    for (const q of labelQueue) placeTrackLabel(labelLayer, q);
+  }
+
+  function placeTrackLabel(layer, q) {
+    const { t, id, cls, st, sx, sy, ve } = q;
+    const serialFull = serialOf(t);
+    const serial = serialFull.length > 24 ? `${serialFull.slice(0, 23)}…` : serialFull;
+    const h = heightOf(t);
+    const spd = speedOf(t);
+    const kin = `${h === null ? '—' : Math.round(h)} m · ${spd === null ? '—' : spd.toFixed(1)} m/s`;
+    const w = Math.max(7.2 * id.length + (serial ? 6 + 6.4 * serial.length : 0), 6.4 * kin.length) + 4;
+    const hgt = 28;
+    // Prefer the side away from the velocity vector.
+    const right = ve <= 0.3;
+    const cands = [
+      [12, -16], [-12 - w, -16], [12, 6], [-12 - w, 6], [-w / 2, 12], [-w / 2, -14 - hgt], [12, -34], [-12 - w, -34],
+    ];
+    if (!right) [cands[0], cands[1], cands[2], cands[3]] = [cands[1], cands[0], cands[3], cands[2]];
+    let pick = cands[0];
+    for (const c of cands) {
+      const box = labelBox(sx + c[0], sy + c[1], w, hgt);
+      if (!occupied.some((o) => overlaps(o, box))) {
+        pick = c;
+        break;
+      }
+    }
+    occupied.push(labelBox(sx + pick[0], sy + pick[1], w, hgt));
+    const lx = sx + pick[0] + 2;
+    const ly = sy + pick[1] + 11;
+    const text = svg('text', { class: `track-label cls-${cls} st-${st}`, x: lx, y: ly });
+    text.appendChild(svg('tspan', { class: 'tl-id' }, id));
+    if (serial) text.appendChild(svg('tspan', { class: 'tl-serial', dx: 6 }, serial));
+    text.appendChild(svg('tspan', { class: 'tl-kin', x: lx, dy: 13 }, kin));
+    layer.appendChild(text);
   }
 
   function renderOverlay(layer) {
@@ -639,7 +704,7 @@
       sw.appendChild(el('span', 'swatch'));
       tr.appendChild(sw);
       tr.appendChild(el('td', 'mono', id));
-      tr.appendChild(el('td', null, CLASS_LABEL[t.object_class] || str(t.object_class)));
+      tr.appendChild(el('td', null, CLASS_SHORT[t.object_class] || str(t.object_class)));
       const serial = serialOf(t);
       const idCell = el('td', 'mono ellipsis', serial || '—');
       idCell.title = serial;
@@ -823,7 +888,8 @@
     }
   }
 
-  function upsertTrack(t) {
+  /** force: the update is authoritative (a snapshot) even if older than what we hold. */
+  function upsertTrack(t, force = false) {
     if (!t || t.track_id === undefined || t.track_id === null) return;
     const id = str(t.track_id);
     if (t.status === 'deleted') {
@@ -833,7 +899,7 @@
       return;
     }
     const prev = state.tracks.get(id);
-    if (prev && num(prev.t_unix) !== null && num(t.t_unix) !== null && t.t_unix < prev.t_unix) return; // stale
+    if (!force && prev && num(prev.t_unix) !== null && num(t.t_unix) !== null && t.t_unix < prev.t_unix) return; // stale
     state.tracks.set(id, t);
     const lat = t.position ? num(t.position.lat_deg) : null;
     const lon = t.position ? num(t.position.lon_deg) : null;
@@ -844,6 +910,7 @@
       trail = [];
       state.trails.set(id, trail);
     }
+    if (trail.length && num(t.t_unix) !== null && t.t_unix < trail[trail.length - 1][2]) trail.length = 0;
     const last = trail[trail.length - 1];
     if (!last || last[2] !== t.t_unix || last[0] !== lat || last[1] !== lon) {
       trail.push([lat, lon, t.t_unix]);
@@ -851,7 +918,7 @@
     }
   }
 
-  function replaceTracks(list) {
+  function replaceTracks(list, force = false) {
     const keep = new Set();
     for (const t of list || []) {
       if (t && t.status !== 'deleted') keep.add(str(t.track_id));
@@ -863,7 +930,7 @@
         state.trails.delete(id);
       }
     }
-    for (const t of list || []) upsertTrack(t);
+    for (const t of list || []) upsertTrack(t, force);
   }
 
   /** Returns true if this update is a newly raised alert (for the beep). */
@@ -897,7 +964,7 @@
     switch (msg.type) {
       case 'snapshot': {
         state.snapshotSeen = true;
-        replaceTracks(Array.isArray(msg.tracks) ? msg.tracks : []);
+        replaceTracks(Array.isArray(msg.tracks) ? msg.tracks : [], true);
         replaceAlerts(Array.isArray(msg.alerts) ? msg.alerts : []);
         if (Array.isArray(msg.sensors)) {
           state.sensors.clear();
@@ -1041,6 +1108,7 @@
     $('ack-note').value = '';
     $('ack-error').hidden = true;
     $('ack-submit').disabled = false;
+    $('ack-cancel').textContent = 'Cancel';
     const dlg = $('ack-dialog');
     if (typeof dlg.showModal === 'function') dlg.showModal();
     else dlg.setAttribute('open', '');
@@ -1107,6 +1175,13 @@
       if (found) {
         upsertAlert(found);
         renderAlerts();
+        scheduleRender();
+      }
+      // Nothing left to acknowledge: leave only Cancel in the dialog.
+      const now = state.alerts.get(alertId);
+      if (state.ackTarget === alertId && (!now || now.state !== 'raised')) {
+        $('ack-submit').disabled = true;
+        $('ack-cancel').textContent = 'Close';
       }
     } catch (_) { /* the stream will correct us */ }
   }
@@ -1169,7 +1244,10 @@
   function setupSound() {
     state.sound.wanted = localStorage.getItem(SOUND_KEY) === 'on';
     $('sound-toggle').addEventListener('click', () => {
-      state.sound.wanted = !state.sound.wanted;
+      const ctx0 = state.sound.ctx;
+      const locked = state.sound.wanted && !(ctx0 && ctx0.state === 'running');
+      // "Sound: click to enable" means on but locked by the browser: this click unlocks it.
+      if (!locked) state.sound.wanted = !state.sound.wanted;
       localStorage.setItem(SOUND_KEY, state.sound.wanted ? 'on' : 'off');
       if (state.sound.wanted) {
         const ctx = ensureAudio();
