@@ -383,14 +383,37 @@ def test_malformed_frames_raise_decode_error(frame):
         _driver().decode(frame, T0, 0)
 
 
-def test_a_malformed_frame_does_not_poison_what_is_remembered_about_the_broadcaster():
+def test_odd_frames_do_not_poison_what_is_remembered_about_the_broadcaster():
     driver = _driver()
-    with pytest.raises(DecodeError):
-        # a CAA id that is not text must be refused, not remembered for this MAC
-        driver.decode(json.dumps([{"_caa": 7}, {"MAC": MAC}]).encode(), T0, 0)
-    [det] = driver.decode(_frame(BASIC, _location()), T0 + 1, 1)
+    # "_caa" once smuggled the CAA id between the driver's own steps inside the message;
+    # a frame carrying that key itself must neither fail later frames nor set an identity
+    for seq, odd in enumerate([[{"_caa": 7}, {"MAC": MAC}], [{"_caa": "FAKE"}, {"MAC": MAC}]]):
+        try:
+            assert driver.decode(json.dumps(odd).encode(), T0 + seq, seq) == []
+        except DecodeError:
+            pass
+    [det] = driver.decode(_frame(BASIC, _location()), T0 + 5, 5)
     _assert_jsonable(det)
     assert det.identity.rid_serial == SERIAL
+    assert det.identity.caa_id is None
+
+
+def test_caa_registration_in_basic_id_becomes_the_caa_identity():
+    basic = {"Basic ID": {"id_type": "CAA Assigned Registration ID", "id": "FIN87astrdge12k8"}}
+    [det] = _driver().decode(_frame(basic, _location()), T0, 0)
+    assert det.identity.caa_id == "FIN87astrdge12k8"
+    assert det.identity.rid_serial is None
+    assert det.identity.mac == MAC.lower()
+
+
+@pytest.mark.parametrize("bound", [1e300, "<1e300 m", 0, -5, "Undefined"])
+def test_accuracy_that_bounds_nothing_falls_back_to_the_sensor_default(bound):
+    [det] = _driver().decode(_frame(_location(horizontal_accuracy=bound)), T0, 0)
+    _assert_jsonable(det)
+    default_std = SensorInfo(sensor_id="x", driver="dragonsync").position_std_m
+    assert det.covariance is not None
+    assert det.covariance[0][0] == pytest.approx(default_std**2)
+    assert det.covariance[1][1] == pytest.approx(default_std**2)
 
 
 # --- fuzzing ---------------------------------------------------------------------------
@@ -404,10 +427,17 @@ _KEYS = [
     "vertical_accuracy", "lat", "lon", "alt", "height", "vspeed", "mac", "caa_id",
     "pilot_lat", "pilot_lon", "freq", "freq_mhz", "rssi",
 ]
+_FLAT_KEYS = [
+    "id", "id_type", "mac", "caa_id", "operator_id", "pilot_lat", "pilot_lon", "home_lat",
+    "home_lon", "alt", "height", "direction", "speed", "vspeed", "horizontal_accuracy",
+    "vertical_accuracy", "freq", "freq_mhz", "rssi",
+]
 _TEXTS = [
     "Undefined", "<30 m", "<3m", "20.5 m/s", "63.0 m/s", "0", "237.0 m", "1e999", "-1e999",
     "Serial Number (ANSI/CTA-2063-A)", "CAA Assigned Registration ID", "1", "2", "nan", "",
 ]
+# F3411 sentinels and numbers at the edges of what a float holds
+_EDGE_NUMBERS = [0, 0.0, -0.0, 63, 63.0, 254.25, 255, 65531.0, -1000, 1e300, -1e300, 10**400]
 _LEAVES = (
     st.none()
     | st.booleans()
@@ -415,13 +445,23 @@ _LEAVES = (
     | st.floats()
     | st.text(max_size=12)
     | st.sampled_from(_TEXTS)
+    | st.sampled_from(_EDGE_NUMBERS)
 )
 _KEY = st.sampled_from(_KEYS) | st.text(max_size=8)
-JSON_VALUES = st.recursive(
+_ANY_JSON = st.recursive(
     _LEAVES,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(_KEY, children, max_size=6),
     max_leaves=30,
 )
+# shaped like the real thing, so the fuzzing reaches past the first type checks
+_FIELD_VALUES = _LEAVES | st.floats(-181, 181) | st.integers(-200, 70_000) | _ANY_JSON
+_BLOCK = st.dictionaries(st.sampled_from(_KEYS), _FIELD_VALUES, max_size=8)
+_BLOCKS = st.dictionaries(st.sampled_from(_KEYS[:9]), _BLOCK | _FIELD_VALUES, max_size=4)
+_FLAT = st.fixed_dictionaries(
+    {"lat": _FIELD_VALUES, "lon": _FIELD_VALUES},
+    optional={key: _FIELD_VALUES for key in _FLAT_KEYS},
+)
+JSON_VALUES = _ANY_JSON | _BLOCKS | st.lists(_BLOCKS, max_size=4) | _FLAT
 
 
 def _decode_or_reject(driver: DragonSyncDriver, frame: bytes, seq: int) -> None:

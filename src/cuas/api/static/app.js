@@ -44,6 +44,7 @@
     sensors: new Map(),               // sensor_id -> sensor status
     selected: null,                   // selected track_id
     selectedLost: null,               // last known copy of a selected track that was deleted
+    sitesLoaded: false,
     view: { cx: 0, cy: 0, scale: 0.5, w: 0, h: 0 },   // world centre (m), px per m
     userMoved: false,                 // the operator panned / zoomed: stop auto-fitting
     fitted: false,
@@ -231,7 +232,7 @@
   /** While the operator has not moved the map, keep nearby drones and unknowns in view.
    * (Manned aircraft crossing the edge do not re-zoom the picture on their own.) */
   function maybeAutoFit() {
-    if (state.userMoved || !state.ref) return;
+    if (state.userMoved || !ensureRef()) return;
     if (!state.fitted) {
       fit();
       return;
@@ -607,8 +608,18 @@
     layer.appendChild(sb);
   }
 
+  /** With no site configured, centre the picture on the first sensor or track seen. */
+  function ensureRef() {
+    if (state.ref || !state.sitesLoaded) return !!state.ref;
+    const pos = [...state.sensors.values()].map((s) => s.position).concat([...state.tracks.values()].map((t) => t.position))
+      .find((p) => p && num(p.lat_deg) !== null && num(p.lon_deg) !== null);
+    if (!pos) return false;
+    setReference({ reference: pos });
+    return true;
+  }
+
   function renderMap() {
-    if (!state.ref || !state.view.w) return;
+    if (!ensureRef() || !state.view.w) return;
     renderRings($('layer-rings'));
     renderZones($('layer-zones'));
     renderSensors($('layer-sensors'));
@@ -635,50 +646,32 @@
     return serial ? `${str(a.track_id)} · ${serial}` : str(a.track_id);
   }
 
+  const alertCards = new Map(); // alert_id -> {sig, card}
+
+  /** Cards are rebuilt only when what they show changed, so an Acknowledge click is not
+   * lost to a redraw triggered by some other alert. */
   function renderAlerts() {
     const box = $('alerts');
     const list = sortAlerts([...state.alerts.values()]);
-    clear(box);
-    for (const a of list) {
-      const lvl = cssToken(a.zone_level);
-      const st = cssToken(a.state);
-      const card = el('div', `alert lvl-${lvl} st-${st}`);
-      card.setAttribute('data-alert-id', str(a.alert_id));
-
-      const head = el('div', 'alert-head');
-      head.appendChild(el('span', `lvl-badge lvl-${lvl}`, str(a.zone_level).toUpperCase()));
-      head.appendChild(el('span', 'alert-zone', zoneName(a.zone_id)));
-      head.appendChild(el('span', `state-badge st-${st}`, a.state === 'acknowledged' ? 'ACK' : str(a.state).toUpperCase()));
-      card.appendChild(head);
-
-      const body = el('div', 'alert-body');
-      const trk = el('button', 'linklike alert-track', alertTrackText(a));
-      trk.type = 'button';
-      trk.title = 'Select track';
-      trk.addEventListener('click', () => selectTrack(a.track_id, true));
-      body.appendChild(trk);
-      body.appendChild(el('span', 'alert-rule', str(a.rule).replace(/_/g, ' ')));
-      card.appendChild(body);
-
-      const time = el('div', 'alert-time');
-      time.appendChild(el('span', null, `raised ${utcTime(a.raised_t_unix)}Z`));
-      const ageSpan = el('span', 'age', age(a.raised_t_unix));
-      ageSpan.setAttribute('data-age-t', str(a.raised_t_unix));
-      time.appendChild(ageSpan);
-      card.appendChild(time);
-
-      if (a.state === 'acknowledged') {
-        const ack = el('div', 'alert-ack', `ack by ${str(a.acknowledged_by) || '?'} at ${utcTime(a.acknowledged_t_unix)}Z`);
-        card.appendChild(ack);
-        if (a.note) card.appendChild(el('div', 'alert-note', `“${str(a.note)}”`));
+    const seen = new Set();
+    list.forEach((a, i) => {
+      const sig = JSON.stringify([a.state, a.zone_level, zoneName(a.zone_id), alertTrackText(a), a.rule, a.raised_t_unix,
+        a.acknowledged_by, a.acknowledged_t_unix, a.note]);
+      seen.add(a.alert_id);
+      let entry = alertCards.get(a.alert_id);
+      if (!entry || entry.sig !== sig) {
+        const card = buildAlertCard(a);
+        if (entry) entry.card.replaceWith(card);
+        entry = { sig, card };
+        alertCards.set(a.alert_id, entry);
       }
-      if (a.state === 'raised') {
-        const btn = el('button', 'btn btn-ack ack', 'Acknowledge');
-        btn.type = 'button';
-        btn.addEventListener('click', () => openAckDialog(a.alert_id));
-        card.appendChild(btn);
+      if (box.children[i] !== entry.card) box.insertBefore(entry.card, box.children[i] || null);
+    });
+    for (const [id, entry] of alertCards) {
+      if (!seen.has(id)) {
+        entry.card.remove();
+        alertCards.delete(id);
       }
-      box.appendChild(card);
     }
     $('alerts-empty').hidden = list.length > 0 || state.tab !== 'queue';
     const raised = list.filter((a) => a.state === 'raised').length;
@@ -689,37 +682,106 @@
     $('tab-queue-count').classList.toggle('hot', raised > 0);
   }
 
+  function buildAlertCard(a) {
+    const lvl = cssToken(a.zone_level);
+    const st = cssToken(a.state);
+    const card = el('div', `alert lvl-${lvl} st-${st}`);
+    card.setAttribute('data-alert-id', str(a.alert_id));
+
+    const head = el('div', 'alert-head');
+    head.appendChild(el('span', `lvl-badge lvl-${lvl}`, str(a.zone_level).toUpperCase()));
+    head.appendChild(el('span', 'alert-zone', zoneName(a.zone_id)));
+    head.appendChild(el('span', `state-badge st-${st}`, a.state === 'acknowledged' ? 'ACK' : str(a.state).toUpperCase()));
+    card.appendChild(head);
+
+    const body = el('div', 'alert-body');
+    const trk = el('button', 'linklike alert-track', alertTrackText(a));
+    trk.type = 'button';
+    trk.title = 'Select track';
+    trk.addEventListener('click', () => selectTrack(a.track_id, true));
+    body.appendChild(trk);
+    body.appendChild(el('span', 'alert-rule', str(a.rule).replace(/_/g, ' ')));
+    card.appendChild(body);
+
+    const time = el('div', 'alert-time');
+    time.appendChild(el('span', null, `raised ${utcTime(a.raised_t_unix)}Z`));
+    const ageSpan = el('span', 'age', age(a.raised_t_unix));
+    ageSpan.setAttribute('data-age-t', str(a.raised_t_unix));
+    time.appendChild(ageSpan);
+    card.appendChild(time);
+
+    if (a.state === 'acknowledged') {
+      const ack = el('div', 'alert-ack', `ack by ${str(a.acknowledged_by) || '?'} at ${utcTime(a.acknowledged_t_unix)}Z`);
+      card.appendChild(ack);
+      if (a.note) card.appendChild(el('div', 'alert-note', `“${str(a.note)}”`));
+    }
+    if (a.state === 'raised') {
+      const btn = el('button', 'btn btn-ack ack', 'Acknowledge');
+      btn.type = 'button';
+      btn.addEventListener('click', () => openAckDialog(a.alert_id));
+      card.appendChild(btn);
+    }
+    return card;
+  }
+
+  const trackRows = new Map(); // track_id -> {tr, cells}
+
+  /** Rows are kept per track and updated in place, so clicks are never lost to a redraw. */
   function renderTrackList() {
     const body = $('tracks');
-    clear(body);
     const list = [...state.tracks.values()].sort((a, b) => {
       const r = (t) => (t.object_class === 'drone' ? 0 : t.object_class === 'unknown' ? 1 : t.object_class === 'manned_aircraft' ? 2 : 3);
       return r(a) - r(b) || str(a.track_id).localeCompare(str(b.track_id), undefined, { numeric: true });
     });
-    for (const t of list) {
+    const seen = new Set();
+    list.forEach((t, i) => {
       const id = str(t.track_id);
-      const tr = el('tr', `track-row cls-${cssToken(t.object_class)} st-${cssToken(t.status)}${state.selected === id ? ' selected' : ''}`);
-      tr.setAttribute('data-track-row', id);
-      const sw = el('td');
-      sw.appendChild(el('span', 'swatch'));
-      tr.appendChild(sw);
-      tr.appendChild(el('td', 'mono', id));
-      tr.appendChild(el('td', null, CLASS_SHORT[t.object_class] || str(t.object_class)));
+      seen.add(id);
+      let row = trackRows.get(id);
+      if (!row) {
+        const tr = el('tr');
+        tr.setAttribute('data-track-row', id);
+        const cells = {};
+        const sw = el('td');
+        sw.appendChild(el('span', 'swatch'));
+        tr.appendChild(sw);
+        tr.appendChild(el('td', 'mono', id));
+        for (const [k, cls] of [['cls', null], ['ident', 'mono ellipsis'], ['h', 'r mono'], ['spd', 'r mono'], ['status', 'status']]) {
+          cells[k] = el('td', cls);
+          tr.appendChild(cells[k]);
+        }
+        tr.addEventListener('click', () => selectTrack(id, true));
+        row = { tr, cells };
+        trackRows.set(id, row);
+      }
+      const { tr, cells } = row;
+      const cls = `track-row cls-${cssToken(t.object_class)} st-${cssToken(t.status)}${state.selected === id ? ' selected' : ''}`;
+      if (tr.className !== cls) tr.className = cls;
       const serial = serialOf(t);
-      const idCell = el('td', 'mono ellipsis', serial || '—');
-      idCell.title = serial;
-      tr.appendChild(idCell);
       const h = heightOf(t);
-      tr.appendChild(el('td', 'r mono', h === null ? '—' : Math.round(h)));
-      const s = speedOf(t);
-      tr.appendChild(el('td', 'r mono', s === null ? '—' : s.toFixed(1)));
-      tr.appendChild(el('td', `status st-${cssToken(t.status)}`, str(t.status)));
-      tr.addEventListener('click', () => selectTrack(id, true));
-      body.appendChild(tr);
+      const spd = speedOf(t);
+      setText(cells.cls, CLASS_SHORT[t.object_class] || str(t.object_class));
+      setText(cells.ident, serial || '—');
+      cells.ident.title = serial;
+      setText(cells.h, h === null ? '—' : String(Math.round(h)));
+      setText(cells.spd, spd === null ? '—' : spd.toFixed(1));
+      setText(cells.status, str(t.status));
+      cells.status.className = `status st-${cssToken(t.status)}`;
+      if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
+    });
+    for (const [id, row] of trackRows) {
+      if (!seen.has(id)) {
+        row.tr.remove();
+        trackRows.delete(id);
+      }
     }
     $('tracks-empty').hidden = list.length > 0;
     $('tracks-count').textContent = String(list.length);
     $('count-tracks').textContent = String(list.length);
+  }
+
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
   }
 
   function renderSensorList() {
@@ -875,6 +937,7 @@
   // ---------------------------------------------------------------- data ingest
   function applySites(sites) {
     state.sites = Array.isArray(sites) ? sites : [];
+    state.sitesLoaded = true;
     state.zoneIndex.clear();
     for (const s of state.sites) for (const z of s.zones || []) state.zoneIndex.set(z.id, z);
     if (state.sites.length) {
@@ -963,9 +1026,16 @@
     state.lastMsg = Date.now();
     switch (msg.type) {
       case 'snapshot': {
+        const hadSnapshot = state.snapshotSeen;
+        const knownRaised = new Set([...state.alerts.values()].filter((a) => a.state === 'raised').map((a) => a.alert_id));
         state.snapshotSeen = true;
         replaceTracks(Array.isArray(msg.tracks) ? msg.tracks : [], true);
         replaceAlerts(Array.isArray(msg.alerts) ? msg.alerts : []);
+        if (hadSnapshot) {
+          // After a reconnect: sound for alerts raised while we were away.
+          const missed = [...state.alerts.values()].filter((a) => a.state === 'raised' && !knownRaised.has(a.alert_id));
+          if (missed.length) beep(missed.some((a) => a.zone_level === 'critical') ? 'critical' : missed[0].zone_level);
+        }
         if (Array.isArray(msg.sensors)) {
           state.sensors.clear();
           for (const s of msg.sensors) upsertSensor(s);
@@ -1337,6 +1407,8 @@
       }
       if (msg && msg.type === 'snapshot') attempt = 0;
       try { handleMessage(msg); } catch (e) { console.error('cuas: handling message failed', e); }
+      // Normally the snapshot has already made us live; any later message proves it too.
+      if (state.conn !== 'live' && ws === sock) setConn('live');
     };
     sock.onclose = () => {
       if (ws !== sock) return;
@@ -1366,7 +1438,14 @@
       if (node.tagName === 'DD') node.textContent = `${utcTime(t)}Z (${age(t)} ago)`;
       else node.textContent = age(t);
     }
-    if (state.conn !== 'live') renderConn();
+    if (state.conn !== 'live') {
+      renderConn();
+    } else {
+      // Connected but silent for a while: say so (the server normally sends sensor
+      // status periodically), without calling the picture stale.
+      const quiet = state.lastMsg ? Math.floor((Date.now() - state.lastMsg) / 1000) : 0;
+      $('conn-detail').textContent = quiet >= 15 ? `no data for ${age(state.lastMsg / 1000)}` : '';
+    }
   }
 
   // ---------------------------------------------------------------- tabs and wiring

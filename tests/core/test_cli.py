@@ -1,0 +1,60 @@
+"""The command line, run as a user runs it."""
+
+import json
+import subprocess
+import sys
+
+from conftest import DEMO_CONFIG, DEMO_RECORDING
+
+
+def cuas(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cuas", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_replay_prints_a_summary_and_writes_tracks_and_alerts(tmp_path):
+    out = tmp_path / "out.jsonl"
+    result = cuas("replay", str(DEMO_RECORDING), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["confirmed_tracks"] == 2 and report["alerts"] == 2
+    assert {a["zone"] for a in report["alert_list"]} == {"perimeter", "bowl"}
+    kinds = {json.loads(line)["type"] for line in out.read_text().splitlines()}
+    assert kinds == {"track", "alert"}
+
+
+def test_drivers_list_shows_the_builtin_driver_and_its_options():
+    result = cuas("drivers", "list")
+    assert result.returncode == 0
+    assert "dragonsync" in result.stdout and "options.max_remembered" in result.stdout
+
+
+def test_check_accepts_the_demo_and_names_the_bad_key(tmp_path):
+    ok = cuas("check", "--config", str(DEMO_CONFIG))
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DEMO_CONFIG.read_text().replace('level = "critical"', 'level = "severe"'))
+    result = cuas("check", "--config", str(bad))
+    assert result.returncode == 2
+    assert "sites[0].zones[0].level" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_replay_of_a_file_that_is_not_a_recording_fails_cleanly(tmp_path):
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text("hello\n")
+    result = cuas("replay", str(junk))
+    assert result.returncode == 2 and "not JSON" in result.stderr
+    assert cuas("replay", str(DEMO_RECORDING), "--speed", "0").returncode == 2
+
+
+def test_run_refuses_a_busy_port_with_a_clear_message(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        result = cuas("run", "--config", str(DEMO_CONFIG), "--port", str(port))
+    assert result.returncode == 2
+    assert "api.port" in result.stderr and "not free" in result.stderr
