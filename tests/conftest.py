@@ -27,23 +27,21 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def demo_config_text(data_dir: Path, recording: Path, *, loop: bool = False) -> str:
+def _sub(text: str, old: str, new: str) -> str:
+    assert old in text, f"configs/demo.toml no longer contains {old!r}; update the test fixture"
+    return text.replace(old, new)
+
+
+def demo_config_text(data_dir: Path, recording: Path, source_query: str = "") -> str:
     """The bundled demo config, moved to free ports, a private data dir and a given recording."""
     text = DEMO_CONFIG.read_text()
     api, ingest, output = free_port(), free_port(), free_port()
-    text = text.replace("port = 8000", f"port = {api}")
-    text = text.replace("tcp://127.0.0.1:5550", f"tcp://127.0.0.1:{ingest}")
-    text = text.replace("tcp://127.0.0.1:5551", f"tcp://127.0.0.1:{output}")
-    text = text.replace('data_dir = "../var/demo"', f'data_dir = "{data_dir.as_posix()}"')
-    text = text.replace(
-        'source = "replay:../replay_data/demo.jsonl.gz?loop=1"',
-        f'source = "replay:{recording.as_posix()}{"?loop=1" if loop else ""}"',
+    text = _sub(text, "port = 8000", f"port = {api}")
+    text = _sub(text, "tcp://127.0.0.1:5550", f"tcp://127.0.0.1:{ingest}")
+    text = _sub(text, "tcp://127.0.0.1:5551", f"tcp://127.0.0.1:{output}")
+    text = _sub(text, 'data_dir = "../var/demo"', f'data_dir = "{data_dir.as_posix()}"')
+    return _sub(
+        text,
+        'source = "replay:../replay_data/demo.jsonl.gz?loop=1&gap=15"',
+        f'source = "replay:{recording.as_posix()}{source_query}"',
     )
-    return text
-
-
-@pytest.fixture
-def demo_config_file(tmp_path: Path) -> Path:
-    path = tmp_path / "deploy.toml"
-    path.write_text(demo_config_text(tmp_path / "data", DEMO_RECORDING))
-    return path

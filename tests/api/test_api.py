@@ -64,8 +64,14 @@ def wait_for(fn, timeout_s=5.0):
 
 def raise_alert(store, key="rid:SER1"):
     return store.raise_alert(
-        site_id="dolen-omurzakov", zone_id="bowl", zone_level=ZoneLevel.CRITICAL,
-        rule="drone_in_zone", object_key=key, track=track(), t_unix=time.time(), reason="in",
+        site_id="dolen-omurzakov",
+        zone_id="bowl",
+        zone_level=ZoneLevel.CRITICAL,
+        rule="drone_in_zone",
+        object_key=key,
+        track=track(),
+        t_unix=time.time(),
+        reason="in",
     )
 
 
@@ -84,8 +90,13 @@ def test_tracks_and_sensors_come_from_the_engine_bus(env):
     client, pub, store = env
     assert client.get("/api/v1/sensors").json()[0]["state"] == "offline"  # not heard yet
     pub.publish(TOPIC_TRACKS, [track("T1"), track("T2", TrackStatus.TENTATIVE, "SER2")])
-    status = SensorStatus(sensor_id="rid-1", t_unix=time.time(), state=SensorState.OK,
-                          driver="dragonsync", counters={"frames": 5})
+    status = SensorStatus(
+        sensor_id="rid-1",
+        t_unix=time.time(),
+        state=SensorState.OK,
+        driver="dragonsync",
+        counters={"frames": 5},
+    )
     pub.publish(TOPIC_STATUS, [status])
     tracks = wait_for(lambda: client.get("/api/v1/tracks").json())
     assert {t["track_id"] for t in tracks} == {"T1", "T2"}

@@ -82,7 +82,8 @@ def test_malformed_message_is_counted_and_skipped_while_the_rest_flows():
     try:
         good = encode(TOPIC_DETECTIONS, "raw", 0, [_det(0)])
         raw.send_multipart([b"det", b"{not json"])
-        raw.send_multipart([b"det", json.dumps({"v": SCHEMA_VERSION, "items": [{"x": 1}]}).encode()])
+        bad_item = json.dumps({"v": SCHEMA_VERSION, "items": [{"x": 1}]}).encode()
+        raw.send_multipart([b"det", bad_item])
         raw.send_multipart([b"det", b"only", b"too many frames"])
         raw.send_multipart(good)
         msgs = _recv_all(sub, 1)

@@ -15,8 +15,12 @@ def _raw(**over):
                 "name": "S",
                 "reference": {"lat_deg": 1.0, "lon_deg": 2.0, "alt_m": 0.0},
                 "zones": [
-                    {"id": "z", "name": "Z", "level": "critical",
-                     "polygon": [[1.0, 2.0], [1.001, 2.0], [1.001, 2.001]]}
+                    {
+                        "id": "z",
+                        "name": "Z",
+                        "level": "critical",
+                        "polygon": [[1.0, 2.0], [1.001, 2.0], [1.001, 2.001]],
+                    }
                 ],
             }
         ],

@@ -44,9 +44,7 @@ def service(tmp_path):
         if i % 25 == 0:
             writer.frame(rec.t_unix, rec.sensor_id, b"\xde\xad not json")
     writer.close()
-    text = demo_config_text(tmp_path / "data", recording).replace(
-        f"replay:{recording.as_posix()}", f"replay:{recording.as_posix()}?speed=5"
-    )
+    text = demo_config_text(tmp_path / "data", recording, "?speed=5")
     config = tmp_path / "deploy.toml"
     config.write_text(text)
     port = int(text.split("port = ", 1)[1].split()[0])
@@ -87,9 +85,8 @@ async def _watch_stream(base: str, timeout_s: float) -> tuple[dict, list[dict]]:
             except TimeoutError:
                 continue
             messages.append(msg)
-            if any(
-                a["state"] == "raised" for m in messages if m["type"] == "alerts" for a in m["items"]
-            ):
+            alerts = [a for m in messages if m["type"] == "alerts" for a in m["items"]]
+            if any(a["state"] == "raised" for a in alerts):
                 break
     return snapshot, messages
 

@@ -21,8 +21,14 @@ def track(track_id="T1", t=100.0) -> Track:
 
 def raise_one(store: Store, t=100.0, key="rid:X"):
     return store.raise_alert(
-        site_id="s", zone_id="z", zone_level=ZoneLevel.CRITICAL, rule="drone_in_zone",
-        object_key=key, track=track(t=t), t_unix=t, reason="inside",
+        site_id="s",
+        zone_id="z",
+        zone_level=ZoneLevel.CRITICAL,
+        rule="drone_in_zone",
+        object_key=key,
+        track=track(t=t),
+        t_unix=t,
+        reason="inside",
     )
 
 

@@ -7,7 +7,8 @@ A source is named by a URL in the sensor's ``source`` key:
     tcp://HOST:PORT              connect to a TCP server and read a byte stream
     udp://HOST:PORT              bind and receive datagrams; one datagram is one frame
     serial:///dev/ttyUSB0?baud=115200   read a serial port as a byte stream
-    replay:PATH[?loop=1&speed=N] play the sensor's frames from a replay file in real time
+    replay:PATH[?loop=1&speed=N&gap=S]  play the sensor's frames from a replay file in real
+                                 time; with loop, start again S seconds (default 1) after the end
 
 Streams are cut into frames by the driver's framing (lines). A lost link raises
 ``ConnectionError``; the host reconnects with backoff.
@@ -183,11 +184,14 @@ class ReplaySource(Source):
     """Plays one sensor's frames from a replay file, re-timed to the wall clock.
 
     Receive times are shifted so the first frame is 'now'; with ``loop`` the file starts
-    again after its last frame, each lap later by the file's duration plus one second.
+    again after its last frame, each lap later by the file's duration plus ``gap_s``.
     """
 
-    def __init__(self, path: Path, sensor_id: str, loop: bool, speed: float) -> None:
+    def __init__(
+        self, path: Path, sensor_id: str, loop: bool, speed: float, gap_s: float = 1.0
+    ) -> None:
         self.path, self.sensor_id, self.loop, self.speed = path, sensor_id, loop, speed
+        self.gap_s = gap_s
         self._it: Iterator[Frame] | None = None
         self._pending: Frame | None = None
         self._t0_rec = 0.0
@@ -224,7 +228,7 @@ class ReplaySource(Source):
                     if out:
                         return out
                     raise SourceExhausted(str(self.path))
-                self._lap_offset += self._last_rec - self._t0_rec + 1.0
+                self._lap_offset += self._last_rec - self._t0_rec + self.gap_s
                 self._it = self._frames()
                 self._pending = next(self._it, None)
                 continue
@@ -259,9 +263,10 @@ def open_source(
         path = path if path.is_absolute() else (base_dir / path).resolve()
         loop = query.get("loop", "0").lower() in {"1", "true", "yes"}
         speed = float(query.get("speed", "1"))
-        if speed <= 0:
-            raise ValueError(f"replay speed must be > 0, got {speed}")
-        return ReplaySource(path, query.get("sensor", sensor_id), loop, speed)
+        gap_s = float(query.get("gap", "1"))
+        if speed <= 0 or gap_s < 0:
+            raise ValueError(f"{url}: replay speed must be > 0 and gap >= 0")
+        return ReplaySource(path, query.get("sensor", sensor_id), loop, speed, gap_s)
     if scheme == "serial":
         return SerialSource(parts.path, int(query.get("baud", "115200")), max_frame_bytes)
     if scheme in {"zmq+tcp", "zmq+ipc"}:

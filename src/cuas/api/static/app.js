@@ -364,6 +364,7 @@
       const lx = ox + rp * Math.cos(ang);
       const ly = oy + rp * Math.sin(ang);
       layer.appendChild(svg('text', { class: 'ring-label', x: lx + 4, y: ly - 3 }, fmtDist(r)));
+      occupied.push(labelBox(lx + 2, ly - 14, 8 + 7 * fmtDist(r).length, 14));
     }
     // Cross-hair on the reference point with cardinal ticks.
     const cross = Math.max(...shown.map((r) => r * v.scale), 60);
@@ -396,7 +397,6 @@
 
   function renderZones(layer) {
     clear(layer);
-    occupied = [];
     const zones = [];
     for (const site of state.sites) for (const z of site.zones || []) zones.push(z);
     // Draw the least severe first so critical zones sit on top.
@@ -568,14 +568,20 @@
       [12, -16], [-12 - w, -16], [12, 6], [-12 - w, 6], [-w / 2, 12], [-w / 2, -14 - hgt], [12, -34], [-12 - w, -34],
     ];
     if (!right) [cands[0], cands[1], cands[2], cands[3]] = [cands[1], cands[0], cands[3], cands[2]];
-    let pick = cands[0];
+    const v = state.view;
+    const inView = (b) => b.x0 >= 4 && b.y0 >= 4 && b.x1 <= v.w - 4 && b.y1 <= v.h - 4;
+    let pick = null;
+    let fallback = null;
     for (const c of cands) {
       const box = labelBox(sx + c[0], sy + c[1], w, hgt);
+      if (!inView(box)) continue;
+      if (!fallback) fallback = c;
       if (!occupied.some((o) => overlaps(o, box))) {
         pick = c;
         break;
       }
     }
+    pick = pick || fallback || cands[0];
     occupied.push(labelBox(sx + pick[0], sy + pick[1], w, hgt));
     const lx = sx + pick[0] + 2;
     const ly = sy + pick[1] + 11;
@@ -618,10 +624,28 @@
     return true;
   }
 
+  /** HTML overlays on the map (controls, legend, detail card) as screen boxes to keep labels off. */
+  function overlayBoxes() {
+    const m = $('map').getBoundingClientRect();
+    const boxes = [labelBox(0, 0, 64, 74)]; // north arrow
+    const sb = 160 + 24;
+    boxes.push(labelBox(0, state.view.h - 80, sb, 40)); // scale bar
+    for (const id of ['legend', 'map-controls', 'track-detail', 'stale-banner']) {
+      const e = document.querySelector(`#map-wrap > .${id}, #${id}`);
+      if (!e || e.hidden) continue;
+      const r = e.getBoundingClientRect();
+      if (!r.width) continue;
+      boxes.push(labelBox(r.left - m.left - 4, r.top - m.top - 4, r.width + 8, r.height + 8));
+    }
+    return boxes;
+  }
+
   function renderMap() {
     if (!ensureRef() || !state.view.w) return;
+    occupied = [];
     renderRings($('layer-rings'));
     renderZones($('layer-zones'));
+    occupied.push(...overlayBoxes());
     renderSensors($('layer-sensors'));
     renderTracks($('layer-trails'), $('layer-links'), $('layer-tracks'), $('layer-labels'));
     renderOverlay($('layer-overlay'));
