@@ -1,22 +1,12 @@
-"""Shared fixtures: free loopback ports, deployment configs, short recordings, shared data."""
+"""Fixtures shared by every test folder. Plain helpers live in support.py."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-DEMO_CONFIG = REPO / "configs" / "demo.toml"
-DEMO_RECORDING = REPO / "replay_data" / "demo.jsonl.gz"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from support import SHARED_DATA
 
 
 @pytest.fixture
@@ -25,23 +15,3 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared protocol samples not found at ../shared/data ({SHARED_DATA})")
     return SHARED_DATA
-
-
-def _sub(text: str, old: str, new: str) -> str:
-    assert old in text, f"configs/demo.toml no longer contains {old!r}; update the test fixture"
-    return text.replace(old, new)
-
-
-def demo_config_text(data_dir: Path, recording: Path, source_query: str = "") -> str:
-    """The bundled demo config, moved to free ports, a private data dir and a given recording."""
-    text = DEMO_CONFIG.read_text()
-    api, ingest, output = free_port(), free_port(), free_port()
-    text = _sub(text, "port = 8000", f"port = {api}")
-    text = _sub(text, "tcp://127.0.0.1:5550", f"tcp://127.0.0.1:{ingest}")
-    text = _sub(text, "tcp://127.0.0.1:5551", f"tcp://127.0.0.1:{output}")
-    text = _sub(text, 'data_dir = "../var/demo"', f'data_dir = "{data_dir.as_posix()}"')
-    return _sub(
-        text,
-        'source = "replay:../replay_data/demo.jsonl.gz?loop=1&gap=15"',
-        f'source = "replay:{recording.as_posix()}{source_query}"',
-    )

@@ -3,7 +3,6 @@
 import time
 
 import pytest
-from conftest import DEMO_CONFIG, free_port
 from fastapi.testclient import TestClient
 
 from cuas.api.app import create_app
@@ -20,6 +19,8 @@ from cuas.schema import (
     ZoneLevel,
 )
 from cuas.store.sqlite import Store
+
+from support import DEMO_CONFIG, free_port
 
 
 def track(track_id="T1", status=TrackStatus.CONFIRMED, serial="SER1") -> Track:

@@ -5,7 +5,6 @@ import time
 
 import pytest
 import zmq
-from conftest import free_port
 
 from cuas.bus import (
     TOPIC_DETECTIONS,
@@ -18,6 +17,8 @@ from cuas.bus import (
     encode,
 )
 from cuas.schema import SCHEMA_VERSION, Detection, MeasurementKind, SensorState, SensorStatus
+
+from support import free_port
 
 
 def _det(i: int) -> Detection:

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from conftest import DEMO_CONFIG, DEMO_RECORDING
+from support import DEMO_CONFIG, DEMO_RECORDING
 
 
 def cuas(*args: str) -> subprocess.CompletedProcess:

@@ -1,10 +1,11 @@
 from pathlib import Path
 
 import pytest
-from conftest import DEMO_CONFIG
 
 from cuas.config import ConfigError, load_config, parse_config
 from cuas.driver.registry import build_driver
+
+from support import DEMO_CONFIG
 
 
 def _raw(**over):

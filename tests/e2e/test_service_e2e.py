@@ -5,72 +5,15 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
-import pytest
 import websockets
-from conftest import DEMO_RECORDING, demo_config_text
 
-from cuas.replay.format import Frame, ReplayReader, ReplayWriter
+from support import children_of
 
 INTRUDER = "1581F5FJD239C00DW22E"
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry.name))
-    return out
-
-
-@pytest.fixture
-def service(tmp_path):
-    """`cuas run` on free loopback ports, replaying the demo at 5x with garbage mixed in."""
-    recording = tmp_path / "mixed.jsonl"
-    reader = ReplayReader(DEMO_RECORDING)
-    writer = ReplayWriter(recording, sensors=reader.header.sensors)
-    for i, rec in enumerate(r for r in reader if isinstance(r, Frame)):
-        writer.frame(rec.t_unix, rec.sensor_id, rec.data)
-        if i % 25 == 0:
-            writer.frame(rec.t_unix, rec.sensor_id, b"\xde\xad not json")
-    writer.close()
-    text = demo_config_text(tmp_path / "data", recording, "?speed=5")
-    config = tmp_path / "deploy.toml"
-    config.write_text(text)
-    port = int(text.split("port = ", 1)[1].split()[0])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cuas", "run", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            proc.kill()
-            pytest.fail(f"service did not come up:\n{proc.stdout.read()}")
-        yield proc, base, tmp_path / "data" / "cuas.sqlite"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
 
 
 async def _watch_stream(base: str, timeout_s: float) -> tuple[dict, list[dict]]:
@@ -125,7 +68,7 @@ def test_demo_breach_reaches_http_and_websocket_and_can_be_acknowledged(service)
     assert ("acknowledged", "e2e-operator") in rows
 
     # Ctrl-C stops every process the command started
-    children = _children(proc.pid)
+    children = children_of(proc.pid)
     assert len(children) >= 3
     proc.send_signal(signal.SIGINT)
     assert proc.wait(20) == 0

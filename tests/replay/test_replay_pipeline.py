@@ -5,13 +5,14 @@ import io
 
 import numpy as np
 import pytest
-from conftest import DEMO_CONFIG, DEMO_RECORDING
 
 from cuas.config import load_config
 from cuas.geo import EnuFrame
 from cuas.replay.format import Frame, ReplayReader, ReplayWriter, Truth
 from cuas.replay.pipeline import run_replay
 from cuas.schema import AlertState, ZoneLevel
+
+from support import DEMO_CONFIG, DEMO_RECORDING
 
 
 @pytest.fixture(scope="module")
