@@ -55,8 +55,13 @@ class PickyDriver(Driver):
 
 def test_malformed_frames_are_counted_and_good_frames_after_them_still_decode():
     decoder = FrameDecoder(_dragonsync())
-    frames = [_location_frame(45.1), b"not json", _location_frame(45.2), b"42",
-              _location_frame(45.3)]
+    frames = [
+        _location_frame(45.1),
+        b"not json",
+        _location_frame(45.2),
+        b"42",
+        _location_frame(45.3),
+    ]
     results = [decoder(1000.0 + i, frame) for i, frame in enumerate(frames)]
     assert [len(r) for r in results] == [1, 0, 1, 0, 1]
     assert [r[0].position.lat_deg for r in results if r] == [45.1, 45.2, 45.3]
@@ -82,9 +87,9 @@ def test_a_driver_raising_an_unexpected_exception_is_counted_as_malformed_not_ra
 def test_oversize_frames_are_counted_and_never_reach_the_driver():
     driver = PickyDriver()
     decoder = FrameDecoder(driver)
-    at_limit = b"ok:1" + b"0" * (PickyDriver.max_frame_bytes - 4)
+    at_limit = b"ok:1" + b" " * (PickyDriver.max_frame_bytes - 4)  # int() ignores spaces
     assert len(at_limit) == PickyDriver.max_frame_bytes
-    over = at_limit + b"0"
+    over = at_limit + b" "
     assert decoder(1.0, over) == []
     assert driver.seen == []
     assert decoder.counters["malformed"] == 1
@@ -95,8 +100,16 @@ def test_oversize_frames_are_counted_and_never_reach_the_driver():
 def test_the_malformed_reason_is_logged_once_per_kind(caplog):
     caplog.set_level(logging.WARNING, logger=HOST_LOGGER)
     decoder = FrameDecoder(_dragonsync("rid-7"))
-    frames = [b"not json", b"{broken", b"42", b"\xff\xfe", b"43", _location_frame(45.0),
-              b"44", b"[1"]
+    frames = [
+        b"not json",
+        b"{broken",
+        b"42",
+        b"\xff\xfe",
+        b"43",
+        _location_frame(45.0),
+        b"44",
+        b"[1",
+    ]
     for i, frame in enumerate(frames):
         decoder(float(i), frame)
     assert decoder.counters["malformed"] == 7
@@ -141,20 +154,27 @@ def test_an_unknown_driver_is_a_config_error_naming_the_key_and_the_installed_dr
 
 @pytest.mark.parametrize(
     "options, key",
-    [({"max_remembered": 0}, "max_remembered"), ({"max_remembred": 5}, "max_remembred"),
-     ({"default_vertical_std_m": "tall"}, "default_vertical_std_m")],
+    [
+        ({"max_remembered": 0}, "max_remembered"),
+        ({"max_remembred": 5}, "max_remembred"),
+        ({"default_vertical_std_m": "tall"}, "default_vertical_std_m"),
+    ],
 )
 def test_a_bad_driver_option_is_a_config_error_naming_the_option(options, key):
-    sensor = SensorConfig(id="rid-1", driver="dragonsync", source="zmq+tcp://127.0.0.1:4224",
-                          options=options)
+    sensor = SensorConfig(
+        id="rid-1", driver="dragonsync", source="zmq+tcp://127.0.0.1:4224", options=options
+    )
     with pytest.raises(ConfigError, match=rf"^sensors\[0\]\.options\.{key}: "):
         build_driver(sensor, "sensors[0]")
 
 
 def test_build_driver_hands_the_driver_its_sensor_and_validated_options():
     sensor = SensorConfig(
-        id="rid-2", driver="dragonsync", source="zmq+tcp://127.0.0.1:4224",
-        position={"lat_deg": 45.0, "lon_deg": -122.0, "alt_m": 50.0}, position_std_m=7.5,
+        id="rid-2",
+        driver="dragonsync",
+        source="zmq+tcp://127.0.0.1:4224",
+        position={"lat_deg": 45.0, "lon_deg": -122.0, "alt_m": 50.0},
+        position_std_m=7.5,
         options={"max_remembered": 5},
     )
     driver = build_driver(sensor, "sensors[3]")

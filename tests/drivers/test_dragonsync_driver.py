@@ -8,6 +8,7 @@ positions are checked against the standard rather than against its own output.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -272,8 +273,9 @@ def _frame(*blocks: dict[str, Any], shape: str = "list") -> bytes:
     "lat, lon", [(0.0, 0.0), ("0.0000000", "0.0000000"), ("Undefined", "Undefined")]
 )
 def test_location_without_valid_position_gives_presence_with_identity(shape, lat, lon):
-    dets = _driver().decode(_frame(BASIC, _location(latitude=lat, longitude=lon), shape=shape),
-                            T0, 3)
+    dets = _driver().decode(
+        _frame(BASIC, _location(latitude=lat, longitude=lon), shape=shape), T0, 3
+    )
     assert len(dets) == 1
     det = dets[0]
     _assert_jsonable(det)
@@ -286,13 +288,24 @@ def test_location_without_valid_position_gives_presence_with_identity(shape, lat
 
 def test_strings_with_units_decode_like_the_same_numbers():
     as_text = _location(
-        latitude="45.5450519", longitude="-122.9722906", geodetic_altitude="Undefined",
-        pressure_altitude="150.5 m", direction="90", speed="12.5 m/s", vert_speed="-2.5 m/s",
-        horizontal_accuracy="<10 m", vertical_accuracy="Undefined",
+        latitude="45.5450519",
+        longitude="-122.9722906",
+        geodetic_altitude="Undefined",
+        pressure_altitude="150.5 m",
+        direction="90",
+        speed="12.5 m/s",
+        vert_speed="-2.5 m/s",
+        horizontal_accuracy="<10 m",
+        vertical_accuracy="Undefined",
     )
     as_numbers = _location(
-        latitude=45.5450519, longitude=-122.9722906, geodetic_altitude=None,
-        pressure_altitude=150.5, direction=90, speed=12.5, vert_speed=-2.5,
+        latitude=45.5450519,
+        longitude=-122.9722906,
+        geodetic_altitude=None,
+        pressure_altitude=150.5,
+        direction=90,
+        speed=12.5,
+        vert_speed=-2.5,
         horizontal_accuracy=10,
     )
     [text_det] = _driver().decode(_frame(as_text), T0, 0)
@@ -309,8 +322,9 @@ def test_strings_with_units_decode_like_the_same_numbers():
 
 @pytest.mark.parametrize("vert_speed", [63, 63.0, "63.0 m/s", "Undefined", None])
 def test_unknown_vertical_speed_gives_zero_up_velocity(vert_speed):
-    [det] = _driver().decode(_frame(_location(direction=180, speed=4.0, vert_speed=vert_speed)),
-                             T0, 0)
+    [det] = _driver().decode(
+        _frame(_location(direction=180, speed=4.0, vert_speed=vert_speed)), T0, 0
+    )
     assert det.velocity_enu_mps == pytest.approx((0.0, -4.0, 0.0), abs=1e-9)
 
 
@@ -364,10 +378,13 @@ def _loc_json(lat: str, lon: str = "10.0", extra: str = "") -> bytes:
         pytest.param(_loc_json("45.0", "-181.0"), id="longitude-minus-181"),
         pytest.param(_loc_json("NaN"), id="latitude-nan"),
         pytest.param(_loc_json("45.0", "Infinity"), id="longitude-infinity"),
-        pytest.param(_loc_json("45.0", extra=', "speed": Infinity, "direction": 5'),
-                     id="speed-infinity"),
-        pytest.param(_loc_json("45.0", extra=', "geodetic_altitude": -Infinity'),
-                     id="altitude-minus-infinity"),
+        pytest.param(
+            _loc_json("45.0", extra=', "speed": Infinity, "direction": 5'), id="speed-infinity"
+        ),
+        pytest.param(
+            _loc_json("45.0", extra=', "geodetic_altitude": -Infinity'),
+            id="altitude-minus-infinity",
+        ),
         pytest.param(_loc_json('"1e999"'), id="latitude-string-overflowing-to-infinity"),
         pytest.param(_loc_json("45.0", extra=', "speed": {"v": 3}'), id="speed-is-object"),
         pytest.param(b'{"lat": NaN, "lon": 10.0, "mac": "aa"}', id="flat-lat-nan"),
@@ -388,10 +405,8 @@ def test_odd_frames_do_not_poison_what_is_remembered_about_the_broadcaster():
     # "_caa" once smuggled the CAA id between the driver's own steps inside the message;
     # a frame carrying that key itself must neither fail later frames nor set an identity
     for seq, odd in enumerate([[{"_caa": 7}, {"MAC": MAC}], [{"_caa": "FAKE"}, {"MAC": MAC}]]):
-        try:
+        with contextlib.suppress(DecodeError):
             assert driver.decode(json.dumps(odd).encode(), T0 + seq, seq) == []
-        except DecodeError:
-            pass
     [det] = driver.decode(_frame(BASIC, _location()), T0 + 5, 5)
     _assert_jsonable(det)
     assert det.identity.rid_serial == SERIAL
@@ -419,22 +434,83 @@ def test_accuracy_that_bounds_nothing_falls_back_to_the_sensor_default(bound):
 # --- fuzzing ---------------------------------------------------------------------------
 
 _KEYS = [
-    "Basic ID", "Location/Vector Message", "System Message", "Operator ID Message",
-    "Self-ID Message", "Frequency Message", "Authentication Message", "MAC", "RSSI", "id",
-    "id_type", "latitude", "longitude", "operator_lat", "operator_lon", "home_lat",
-    "home_lon", "operator_id", "frequency", "geodetic_altitude", "pressure_altitude",
-    "height_agl", "direction", "speed", "vert_speed", "horizontal_accuracy",
-    "vertical_accuracy", "lat", "lon", "alt", "height", "vspeed", "mac", "caa_id",
-    "pilot_lat", "pilot_lon", "freq", "freq_mhz", "rssi",
+    "Basic ID",
+    "Location/Vector Message",
+    "System Message",
+    "Operator ID Message",
+    "Self-ID Message",
+    "Frequency Message",
+    "Authentication Message",
+    "MAC",
+    "RSSI",
+    "id",
+    "id_type",
+    "latitude",
+    "longitude",
+    "operator_lat",
+    "operator_lon",
+    "home_lat",
+    "home_lon",
+    "operator_id",
+    "frequency",
+    "geodetic_altitude",
+    "pressure_altitude",
+    "height_agl",
+    "direction",
+    "speed",
+    "vert_speed",
+    "horizontal_accuracy",
+    "vertical_accuracy",
+    "lat",
+    "lon",
+    "alt",
+    "height",
+    "vspeed",
+    "mac",
+    "caa_id",
+    "pilot_lat",
+    "pilot_lon",
+    "freq",
+    "freq_mhz",
+    "rssi",
 ]
 _FLAT_KEYS = [
-    "id", "id_type", "mac", "caa_id", "operator_id", "pilot_lat", "pilot_lon", "home_lat",
-    "home_lon", "alt", "height", "direction", "speed", "vspeed", "horizontal_accuracy",
-    "vertical_accuracy", "freq", "freq_mhz", "rssi",
+    "id",
+    "id_type",
+    "mac",
+    "caa_id",
+    "operator_id",
+    "pilot_lat",
+    "pilot_lon",
+    "home_lat",
+    "home_lon",
+    "alt",
+    "height",
+    "direction",
+    "speed",
+    "vspeed",
+    "horizontal_accuracy",
+    "vertical_accuracy",
+    "freq",
+    "freq_mhz",
+    "rssi",
 ]
 _TEXTS = [
-    "Undefined", "<30 m", "<3m", "20.5 m/s", "63.0 m/s", "0", "237.0 m", "1e999", "-1e999",
-    "Serial Number (ANSI/CTA-2063-A)", "CAA Assigned Registration ID", "1", "2", "nan", "",
+    "Undefined",
+    "<30 m",
+    "<3m",
+    "20.5 m/s",
+    "63.0 m/s",
+    "0",
+    "237.0 m",
+    "1e999",
+    "-1e999",
+    "Serial Number (ANSI/CTA-2063-A)",
+    "CAA Assigned Registration ID",
+    "1",
+    "2",
+    "nan",
+    "",
 ]
 # F3411 sentinels and numbers at the edges of what a float holds
 _EDGE_NUMBERS = [0, 0.0, -0.0, 63, 63.0, 254.25, 255, 65531.0, -1000, 1e300, -1e300, 10**400]
@@ -454,7 +530,13 @@ _ANY_JSON = st.recursive(
     max_leaves=30,
 )
 # shaped like the real thing, so the fuzzing reaches past the first type checks
-_FIELD_VALUES = _LEAVES | st.floats(-181, 181) | st.integers(-200, 70_000) | _ANY_JSON
+_FIELD_VALUES = (
+    st.sampled_from(_EDGE_NUMBERS)
+    | st.sampled_from(_TEXTS)
+    | st.floats(-181, 181)
+    | st.integers(-200, 70_000)
+    | _ANY_JSON
+)
 _BLOCK = st.dictionaries(st.sampled_from(_KEYS), _FIELD_VALUES, max_size=8)
 _BLOCKS = st.dictionaries(st.sampled_from(_KEYS[:9]), _BLOCK | _FIELD_VALUES, max_size=4)
 _FLAT = st.fixed_dictionaries(
@@ -475,8 +557,9 @@ def _decode_or_reject(driver: DragonSyncDriver, frame: bytes, seq: int) -> None:
         _assert_jsonable(det)
 
 
-_FUZZ = settings(max_examples=300, deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow])
+_FUZZ = settings(
+    max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @_FUZZ
@@ -581,8 +664,9 @@ def test_remembered_broadcasters_are_bounded_and_least_recently_heard_go_first()
         return det.identity.operator_id
 
     def hear_operator(mac: str, seq: int) -> None:
-        frame = json.dumps([{"Operator ID Message": {"operator_id": f"OP-{mac}"}},
-                            {"MAC": mac}]).encode()
+        frame = json.dumps(
+            [{"Operator ID Message": {"operator_id": f"OP-{mac}"}}, {"MAC": mac}]
+        ).encode()
         assert driver.decode(frame, T0 + seq, seq) == []
 
     macs = [f"02:00:00:00:{i // 256:02x}:{i % 256:02x}" for i in range(500)]
