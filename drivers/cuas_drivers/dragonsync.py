@@ -244,7 +244,7 @@ class DragonSyncDriver(Driver):
             return Detection(kind=MeasurementKind.PRESENCE, **common)
         alt_m, vertical_std_m = self._altitude(loc)
         horizontal_std_m = _accuracy_std_m(loc.get("horizontal_accuracy"))
-        h_std = horizontal_std_m or self.sensor.position_std_m
+        h_std = horizontal_std_m or self.sensor.noise.position_m
         v_std = _accuracy_std_m(loc.get("vertical_accuracy")) or vertical_std_m
         covariance = [[h_std**2, 0.0, 0.0], [0.0, h_std**2, 0.0], [0.0, 0.0, v_std**2]]
         return Detection(

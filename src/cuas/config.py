@@ -67,12 +67,34 @@ class AlertSection(_Section):
     )
 
 
+class SensorNoise(_Section):
+    """1-sigma measurement errors, used when a frame does not state its own."""
+
+    position_m: float = Field(10.0, gt=0, description="per axis, for 3-D positions")
+    range_m: float = Field(10.0, gt=0)
+    azimuth_deg: float = Field(1.0, gt=0)
+    elevation_deg: float = Field(1.0, gt=0)
+    radial_velocity_mps: float = Field(0.5, gt=0)
+
+
+class Orientation(_Section):
+    """Mounting of a sensor whose measurements are relative to itself (radar, DF)."""
+
+    yaw_deg: float = Field(0.0, description="boresight azimuth, clockwise from true north")
+    pitch_deg: float = 0.0
+    roll_deg: float = 0.0
+
+
 class SensorConfig(_Section):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     driver: str
     source: str
     position: GeoPoint | None = None
-    position_std_m: float = Field(10.0, gt=0)
+    orientation: Orientation = Field(default_factory=Orientation)
+    noise: SensorNoise = Field(default_factory=SensorNoise)
+    pd: float = Field(0.9, gt=0, le=1, description="probability of detecting a target in cover")
+    clutter_per_scan: float = Field(0.0, ge=0, description="expected false detections per scan")
+    latency_s: float = Field(0.0, ge=0, description="typical delay from event to receipt")
     options: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -14,6 +14,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -32,6 +33,27 @@ def setup_logging(level: str) -> None:
     )
 
 
+def on_stop_signals(event: threading.Event, also: Callable[[], None] | None = None) -> None:
+    """Set ``event`` on SIGINT or SIGTERM.
+
+    The handler must not call ``event.set()`` itself: it runs in the main thread, which
+    may be inside ``event.wait()`` holding the event's lock, and would deadlock. A short
+    thread sets it instead.
+    """
+
+    def handler(signum: int, frame: object) -> None:
+        threading.Thread(target=event.set, name="stop-signal", daemon=True).start()
+        if also is not None:
+            also()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _interrupt() -> None:
+    raise KeyboardInterrupt
+
+
 def _child(role: str, config_path: str, record_path: str | None, api_port: int | None) -> None:
     """Entry point of every child process."""
     config = load_config(config_path)
@@ -39,14 +61,7 @@ def _child(role: str, config_path: str, record_path: str | None, api_port: int |
         config.api.port = api_port
     setup_logging(config.service.log_level)
     stop = threading.Event()
-
-    def _stop(signum, frame) -> None:
-        stop.set()
-        if role == "api":
-            raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    on_stop_signals(stop, _interrupt if role == "api" else None)
     try:
         if role == "engine":
             from cuas.engine.service import run_engine
@@ -103,12 +118,7 @@ def run(config_path: Path, record_path: str | None = None, api_port: int | None 
     ctx = mp.get_context("spawn")
     parts = [_Part("engine"), _Part("drivers"), _Part("api")]
     stopping = threading.Event()
-
-    def _stop(signum, frame) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    on_stop_signals(stopping)
 
     def start(part: _Part) -> None:
         part.process = ctx.Process(

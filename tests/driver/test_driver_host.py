@@ -174,7 +174,9 @@ def test_build_driver_hands_the_driver_its_sensor_and_validated_options():
         driver="dragonsync",
         source="zmq+tcp://127.0.0.1:4224",
         position={"lat_deg": 45.0, "lon_deg": -122.0, "alt_m": 50.0},
-        position_std_m=7.5,
+        noise={"position_m": 7.5, "azimuth_deg": 2.0},
+        pd=0.8,
+        latency_s=0.25,
         options={"max_remembered": 5},
     )
     driver = build_driver(sensor, "sensors[3]")
@@ -182,4 +184,5 @@ def test_build_driver_hands_the_driver_its_sensor_and_validated_options():
     assert driver.options.max_remembered == 5
     assert driver.sensor.sensor_id == "rid-2"
     assert driver.sensor.position is not None and driver.sensor.position.alt_m == 50.0
-    assert driver.sensor.position_std_m == 7.5
+    assert driver.sensor.noise.position_m == 7.5 and driver.sensor.noise.azimuth_deg == 2.0
+    assert driver.sensor.pd == 0.8 and driver.sensor.latency_s == 0.25

@@ -425,7 +425,7 @@ def test_caa_registration_in_basic_id_becomes_the_caa_identity():
 def test_accuracy_that_bounds_nothing_falls_back_to_the_sensor_default(bound):
     [det] = _driver().decode(_frame(_location(horizontal_accuracy=bound)), T0, 0)
     _assert_jsonable(det)
-    default_std = SensorInfo(sensor_id="x", driver="dragonsync").position_std_m
+    default_std = SensorInfo(sensor_id="x", driver="dragonsync").noise.position_m
     assert det.covariance is not None
     assert det.covariance[0][0] == pytest.approx(default_std**2)
     assert det.covariance[1][1] == pytest.approx(default_std**2)

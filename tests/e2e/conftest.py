@@ -1,5 +1,8 @@
 """A running `cuas run` service for end-to-end tests."""
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -32,6 +35,7 @@ def service(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group, so teardown can reach every child
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -48,5 +52,8 @@ def service(tmp_path):
         yield proc, base, tmp_path / "data" / "cuas.sqlite"
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+            proc.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # anything left behind, children included

@@ -10,13 +10,14 @@ carries on. Any other exception is treated the same way, so no input kills a dri
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from cuas.schema import Detection, GeoPoint, MeasurementKind
+from cuas.config import Orientation, SensorNoise
+from cuas.schema import Detection, GeoPoint
 
 
 class DecodeError(ValueError):
@@ -41,8 +42,10 @@ class SensorInfo:
     sensor_id: str
     driver: str
     position: GeoPoint | None = None  # where the sensor stands (needed for polar kinds)
-    measures: MeasurementKind = MeasurementKind.POSITION
-    position_std_m: float = 10.0  # 1-sigma position noise when the frame states none
+    orientation: Orientation = field(default_factory=Orientation)
+    noise: SensorNoise = field(default_factory=SensorNoise)  # used when a frame states none
+    pd: float = 0.9
+    latency_s: float = 0.0
 
 
 class Driver(ABC):

@@ -44,6 +44,9 @@ def build_driver(sensor: SensorConfig, key: str = "sensors") -> Driver:
         sensor_id=sensor.id,
         driver=sensor.driver,
         position=sensor.position,
-        position_std_m=sensor.position_std_m,
+        orientation=sensor.orientation,
+        noise=sensor.noise,
+        pd=sensor.pd,
+        latency_s=sensor.latency_s,
     )
     return cls(info, options)

@@ -78,7 +78,7 @@ class FusionEngine:
         self._reserved_until = self._first_track_id + TRACK_ID_BLOCK
         self.tracker = Tracker(TrackerConfig(**tracker_cfg), first_track_id=self._first_track_id)
         self.alerts = AlertEngine(build_zones(config.sites, self.frame), store, config.alerts)
-        self.sensor_std_m = {s.id: s.position_std_m for s in config.sensors}
+        self.sensor_std_m = {s.id: s.noise.position_m for s in config.sensors}
         self.identities = IdentityResolver()
         self.info: dict[int, _TrackInfo] = {}
         self.counters: Counter[str] = Counter()
