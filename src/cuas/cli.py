@@ -118,11 +118,10 @@ def cmd_drivers(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from cuas.driver.registry import build_driver
+    from cuas.driver.service import validate_sensors
 
     config = load_config(args.config)
-    for i, sensor in enumerate(config.sensors):
-        build_driver(sensor, f"sensors[{i}]")
+    validate_sensors(config)
     zones = sum(len(s.zones) for s in config.sites)
     print(
         f"{args.config}: OK ({len(config.sites)} sites, {zones} zones, "

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cuas.config import ConfigError, DeploymentConfig, load_config
+from cuas.driver.service import validate_sensors
 
 log = logging.getLogger("cuas")
 
@@ -114,6 +115,7 @@ def run(config_path: Path, record_path: str | None = None, api_port: int | None 
     if api_port is not None:
         config.api.port = api_port
     setup_logging(config.service.log_level)
+    validate_sensors(config)  # a bad sensor must stop us here, not loop a child's restarts
     check_ports(config)
     ctx = mp.get_context("spawn")
     parts = [_Part("engine"), _Part("drivers"), _Part("api")]

@@ -58,3 +58,16 @@ def test_run_refuses_a_busy_port_with_a_clear_message(tmp_path):
         result = cuas("run", "--config", str(DEMO_CONFIG), "--port", str(port))
     assert result.returncode == 2
     assert "api.port" in result.stderr and "not free" in result.stderr
+
+
+def test_run_refuses_a_bad_sensor_source_before_starting_anything(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        DEMO_CONFIG.read_text().replace(
+            'source = "replay:../replay_data/demo.jsonl.gz?loop=1&gap=15"',
+            'source = "tcp://127.0.0.1:4224"',
+        )
+    )
+    result = cuas("run", "--config", str(bad))
+    assert result.returncode == 2
+    assert "sensors[0].source" in result.stderr and "no message boundaries" in result.stderr

@@ -68,7 +68,7 @@ class Harness:
         self.detections: list[Detection] = []
         self.statuses: list[SensorStatus] = []
         config = SensorConfig(id="rid-1", driver="dragonsync", source=url)
-        self.source = open_source(url, "rid-1", driver.framing, driver.max_frame_bytes, base_dir)
+        self.source = open_source(url, "rid-1", driver.framing, base_dir)
         self.runner = SensorRunner(
             config, driver, self.source, self.detections.extend, self.statuses.append
         )
@@ -216,7 +216,7 @@ def test_serial_port_lines_reassembled_and_overlong_line_counted(start, caplog):
 
         line = _frame(45.1)
         os.write(master, line[:40])
-        wait_until(lambda: len(h.source.framer.buf) > 0, "the first half to be read")
+        wait_until(lambda: any(h.runner._buffers.values()), "the first half to be read")
         assert h.detections == []
         os.write(master, line[40:] + b"\n")
         wait_until(lambda: len(h.detections) == 1, "the line split across two writes")
@@ -320,23 +320,23 @@ def test_replay_without_frames_for_the_sensor_ends_at_once(start, recording):
         ("ftp://example.org/feed", Framing.LINE, "unknown source scheme 'ftp'"),
         ("tcp://127.0.0.1", Framing.LINE, "needs a host and a port, e.g. tcp://"),
         ("udp://:4000", Framing.MESSAGE, "needs a host and a port, e.g. udp://"),
-        ("tcp://127.0.0.1:30003", Framing.MESSAGE, "TCP needs line framing"),
+        ("tcp://127.0.0.1:30003", Framing.MESSAGE, "has no message boundaries"),
     ],
 )
 def test_open_source_rejects_bad_urls_naming_the_url_and_the_fix(tmp_path, url, framing, message):
     with pytest.raises(ValueError) as err:
-        open_source(url, "rid-1", framing, 65_536, tmp_path)
+        open_source(url, "rid-1", framing, tmp_path)
     assert message in str(err.value)
     assert str(err.value).startswith(f"{url}: ")
 
 
 def test_replay_speed_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="speed must be > 0"):
-        open_source("replay:rec.jsonl?speed=0", "rid-1", Framing.MESSAGE, 65_536, tmp_path)
+        open_source("replay:rec.jsonl?speed=0", "rid-1", Framing.MESSAGE, tmp_path)
 
 
 def test_unknown_scheme_message_lists_the_schemes_that_exist(tmp_path):
     with pytest.raises(ValueError) as err:
-        open_source("mqtt://127.0.0.1:1883", "rid-1", Framing.MESSAGE, 65_536, tmp_path)
-    for scheme in ("zmq+tcp", "tcp", "udp", "serial", "replay"):
+        open_source("mqtt://127.0.0.1:1883", "rid-1", Framing.MESSAGE, tmp_path)
+    for scheme in ("zmq+tcp", "tcp", "tcp-listen", "udp", "serial", "replay"):
         assert scheme in str(err.value)

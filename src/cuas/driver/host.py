@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from cuas.config import SensorConfig
 from cuas.driver.api import DecodeError, Driver
-from cuas.driver.sources import Source, SourceExhausted, open_source
+from cuas.driver.sources import RawFrame, Source, SourceExhausted, open_source
 from cuas.replay.format import ReplayWriter
 from cuas.schema import Detection, SensorState, SensorStatus
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 30.0
 STATUS_INTERVAL_S = 2.0
+_WORSE = {SensorState.OK: 0, SensorState.DEGRADED: 1, SensorState.OFFLINE: 2}
 
 DetectionSink = Callable[[list[Detection]], None]
 StatusSink = Callable[[SensorStatus], None]
@@ -57,6 +58,15 @@ class FrameDecoder:
             return []
         self.counters["detections"] += len(detections)
         return detections
+
+    def split(self, buf: bytearray) -> list[bytes]:
+        """Frames from a stream buffer by the driver's framing; a failing splitter drops it."""
+        try:
+            return self.driver.split_frames(buf)
+        except Exception as exc:
+            buf.clear()
+            self._malformed(f"framing error {type(exc).__name__}: {exc}", exc_info=True)
+            return []
 
     def _malformed(self, reason: str, exc_info: bool = False) -> None:
         self.counters["malformed"] += 1
@@ -91,19 +101,30 @@ class SensorRunner(threading.Thread):
         self.on_status = on_status
         self.recorder = recorder
         self.stop_event = threading.Event()
+        self._buffers: dict[int, bytearray] = {}  # per-link partial frames of a stream
         self.state = SensorState.OFFLINE
         self.detail = "starting"
         self._last_status = 0.0
 
     def status(self) -> SensorStatus:
-        counters = dict(self.decoder.counters)
+        now = time.time()
+        counters = {**self.decoder.driver.counters, **self.decoder.counters}
         counters["reconnects"] = self.decoder.counters["reconnects"]
+        state, detail = self.state, self.detail
+        if state is SensorState.OK:
+            try:
+                own = self.decoder.driver.health(now)
+            except Exception:  # a driver bug must not stop the heartbeat
+                log.exception("%s: driver health() failed", self.sensor.id)
+                own = None
+            if own is not None and _WORSE[own[0]] > _WORSE[state]:
+                state, detail = own
         return SensorStatus(
             sensor_id=self.sensor.id,
-            t_unix=time.time(),
-            state=self.state,
+            t_unix=now,
+            state=state,
             driver=self.sensor.driver,
-            detail=self.detail,
+            detail=detail,
             position=self.sensor.position,
             counters=counters,
         )
@@ -118,6 +139,7 @@ class SensorRunner(threading.Thread):
         backoff = BACKOFF_START_S
         while not self.stop_event.is_set():
             try:
+                self._buffers.clear()
                 self.source.open()
                 self.state, self.detail = SensorState.OK, "link up"
                 self._heartbeat(force=True)
@@ -139,12 +161,24 @@ class SensorRunner(threading.Thread):
             finally:
                 self.source.close()
 
-    def _handle(self, frames: Sequence[tuple[float, bytes]]) -> None:
+    def _handle(self, chunks: Sequence[RawFrame]) -> None:
+        for link in self.source.closed_links():
+            self._buffers.pop(link, None)
         batch: list[Detection] = []
-        for t_rx, frame in frames:
-            if self.recorder is not None:
-                self.recorder.frame(t_rx, self.sensor.id, frame)
-            batch.extend(self.decoder(t_rx, frame))
+        for t_rx, data, link in chunks:
+            if self.source.stream:
+                buf = self._buffers.setdefault(link, bytearray())
+                buf += data
+                frames = self.decoder.split(buf)
+            else:
+                frames = [data]
+            for frame in frames:
+                if self.recorder is not None:
+                    self.recorder.frame(t_rx, self.sensor.id, frame)
+                batch.extend(self.decoder(t_rx, frame))
+                for reply in self.decoder.driver.take_replies():
+                    sent = self.source.send(link, reply)
+                    self.decoder.counters["replies_sent" if sent else "replies_unsent"] += 1
         if batch:
             self.on_detections(batch)
 
@@ -164,7 +198,7 @@ class DriverHost:
             SensorRunner(
                 cfg,
                 driver,
-                open_source(cfg.source, cfg.id, driver.framing, driver.max_frame_bytes, base_dir),
+                open_source(cfg.source, cfg.id, driver.framing, base_dir),
                 on_detections,
                 on_status,
                 recorder,

@@ -6,13 +6,24 @@ import logging
 import threading
 
 from cuas.bus import TOPIC_DETECTIONS, TOPIC_STATUS, Publisher
-from cuas.config import DeploymentConfig
+from cuas.config import ConfigError, DeploymentConfig
 from cuas.driver.host import DriverHost
 from cuas.driver.registry import build_driver
+from cuas.driver.sources import open_source
 from cuas.replay.format import ReplayWriter
 from cuas.schema import Detection, SensorStatus
 
 log = logging.getLogger(__name__)
+
+
+def validate_sensors(config: DeploymentConfig) -> None:
+    """Build every driver and parse every source URL; ConfigError names the bad key."""
+    for i, sensor in enumerate(config.sensors):
+        driver = build_driver(sensor, f"sensors[{i}]")
+        try:
+            open_source(sensor.source, sensor.id, driver.framing, config.base_dir)
+        except ValueError as exc:
+            raise ConfigError(f"sensors[{i}].source: {exc}") from None
 
 
 def build_host(

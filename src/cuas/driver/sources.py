@@ -5,38 +5,51 @@ A source is named by a URL in the sensor's ``source`` key:
     zmq+tcp://HOST:PORT          subscribe to a ZeroMQ PUB feed (e.g. DragonSync on 4224);
                                  one message is one frame (its last part, if multipart)
     tcp://HOST:PORT              connect to a TCP server and read a byte stream
+    tcp-listen://HOST:PORT       accept TCP clients (e.g. SAPIENT sensor nodes); one stream
+                                 per client, and replies go back to the client they answer
     udp://HOST:PORT              bind and receive datagrams; one datagram is one frame
     serial:///dev/ttyUSB0?baud=115200   read a serial port as a byte stream
     replay:PATH[?loop=1&speed=N&gap=S]  play the sensor's frames from a replay file in real
                                  time; with loop, start again S seconds (default 1) after the end
 
-Streams are cut into frames by the driver's framing (lines). A lost link raises
-``ConnectionError``; the host reconnects with backoff.
+Message sources deliver frames; stream sources (``stream = True``) deliver chunks of
+bytes, which the host cuts into frames by the driver's framing, one buffer per ``link``
+(a client connection). A lost link raises ``ConnectionError``; the host reconnects with
+backoff.
 """
 
 from __future__ import annotations
 
+import select
 import socket
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import zmq
 
 from cuas.driver.api import Framing
-from cuas.replay.format import Frame, ReplayReader
+from cuas.replay.format import Frame, ReplayFormatError, ReplayReader
 
-RawFrame = tuple[float, bytes]  # (receive time UNIX s, frame bytes)
+
+class RawFrame(NamedTuple):
+    t_rx_unix: float  # receive time, UNIX s
+    data: bytes  # a frame, or a chunk of a stream
+    link: int = 0  # which connection it came on (tcp-listen clients); 0 for single links
 
 
 class SourceExhausted(Exception):
-    """A finite source (a replay file without loop) has no more frames."""
+    """A finite source (a replay file without loop) has no more frames, or cannot play."""
 
 
 class Source(ABC):
-    """One sensor link. ``read`` returns the frames that arrived within ``timeout_s``."""
+    """One sensor link. ``read`` returns what arrived within ``timeout_s``."""
+
+    #: True when read() returns stream chunks for the host to frame, not whole frames
+    stream: bool = False
 
     @abstractmethod
     def open(self) -> None: ...
@@ -47,28 +60,13 @@ class Source(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def send(self, link: int, data: bytes) -> bool:
+        """Send bytes back on a link; False where the transport cannot (the host counts it)."""
+        return False
 
-class LineFramer:
-    """Cuts a byte stream at newlines; a run longer than the limit becomes one oversize frame."""
-
-    def __init__(self, max_frame_bytes: int) -> None:
-        self.max = max_frame_bytes
-        self.buf = bytearray()
-
-    def feed(self, data: bytes) -> list[bytes]:
-        self.buf += data
-        frames: list[bytes] = []
-        while True:
-            end = self.buf.find(b"\n")
-            if end < 0:
-                if len(self.buf) > self.max:
-                    frames.append(bytes(self.buf[: self.max + 1]))  # the host counts it malformed
-                    self.buf.clear()
-                return frames
-            line = bytes(self.buf[:end]).rstrip(b"\r")
-            del self.buf[: end + 1]
-            if line:
-                frames.append(line)
+    def closed_links(self) -> list[int]:
+        """Links that ended since the last call (their partial frames are discarded)."""
+        return []
 
 
 class ZmqSource(Source):
@@ -92,7 +90,7 @@ class ZmqSource(Source):
                     parts = self.sock.recv_multipart(zmq.NOBLOCK)
                 except zmq.Again:
                     break
-                out.append((time.time(), parts[-1]))
+                out.append(RawFrame(time.time(), parts[-1]))
         return out
 
     def close(self) -> None:
@@ -101,14 +99,16 @@ class ZmqSource(Source):
 
 
 class TcpSource(Source):
-    def __init__(self, host: str, port: int, max_frame_bytes: int) -> None:
+    stream = True
+
+    def __init__(self, host: str, port: int) -> None:
         self.addr = (host, port)
-        self.framer = LineFramer(max_frame_bytes)
         self.sock: socket.socket | None = None
+        self._link = 0
 
     def open(self) -> None:
-        self.framer.buf.clear()
         self.sock = socket.create_connection(self.addr, timeout=5.0)
+        self._link += 1  # a new connection: the host starts a fresh frame buffer
 
     def read(self, timeout_s: float) -> list[RawFrame]:
         assert self.sock is not None
@@ -119,12 +119,98 @@ class TcpSource(Source):
             return []
         if not data:
             raise ConnectionError(f"tcp {self.addr[0]}:{self.addr[1]} closed by peer")
-        now = time.time()
-        return [(now, f) for f in self.framer.feed(data)]
+        return [RawFrame(time.time(), data, self._link)]
+
+    def send(self, link: int, data: bytes) -> bool:
+        if self.sock is None or link != self._link:
+            return False
+        self.sock.sendall(data)
+        return True
 
     def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
+
+
+class TcpListenSource(Source):
+    """A TCP server for sensors that connect to us; each client is its own link."""
+
+    stream = True
+
+    def __init__(self, host: str, port: int, max_clients: int = 64) -> None:
+        self.addr = (host, port)
+        self.max_clients = max_clients
+        self.server: socket.socket | None = None
+        self.clients: dict[int, socket.socket] = {}
+        self._next_link = 1
+        self._closed: list[int] = []
+
+    def open(self) -> None:
+        self.server = socket.create_server(self.addr, reuse_port=False)
+        self.server.setblocking(False)
+
+    def read(self, timeout_s: float) -> list[RawFrame]:
+        assert self.server is not None
+        socks = [self.server, *self.clients.values()]
+        ready, _, _ = select.select(socks, [], [], timeout_s)
+        out: list[RawFrame] = []
+        now = time.time()
+        for sock in ready:
+            if sock is self.server:
+                self._accept()
+                continue
+            link = next(k for k, v in self.clients.items() if v is sock)
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                data = b""
+            if data:
+                out.append(RawFrame(now, data, link))
+            else:
+                self._drop(link)
+        return out
+
+    def _accept(self) -> None:
+        assert self.server is not None
+        try:
+            conn, _ = self.server.accept()
+        except BlockingIOError:
+            return
+        if len(self.clients) >= self.max_clients:
+            conn.close()  # bounded: a flood of connections cannot exhaust us
+            return
+        conn.setblocking(True)
+        conn.settimeout(2.0)
+        self.clients[self._next_link] = conn
+        self._next_link += 1
+
+    def _drop(self, link: int) -> None:
+        sock = self.clients.pop(link, None)
+        if sock is not None:
+            sock.close()
+            self._closed.append(link)
+
+    def send(self, link: int, data: bytes) -> bool:
+        sock = self.clients.get(link)
+        if sock is None:
+            return False
+        try:
+            sock.sendall(data)
+        except OSError:
+            self._drop(link)
+            return False
+        return True
+
+    def closed_links(self) -> list[int]:
+        out, self._closed = self._closed, []
+        return out
+
+    def close(self) -> None:
+        for link in list(self.clients):
+            self._drop(link)
+        self._closed.clear()
+        if self.server is not None:
+            self.server.close()
 
 
 class UdpSource(Source):
@@ -144,7 +230,7 @@ class UdpSource(Source):
             data = self.sock.recv(65535)
         except TimeoutError:
             return []
-        return [(time.time(), data)]
+        return [RawFrame(time.time(), data)]
 
     def close(self) -> None:
         if self.sock is not None:
@@ -152,16 +238,18 @@ class UdpSource(Source):
 
 
 class SerialSource(Source):
-    def __init__(self, device: str, baud: int, max_frame_bytes: int) -> None:
+    stream = True
+
+    def __init__(self, device: str, baud: int) -> None:
         self.device, self.baud = device, baud
-        self.framer = LineFramer(max_frame_bytes)
         self.port = None
+        self._link = 0
 
     def open(self) -> None:
         import serial  # pyserial; imported here so other sources do not need it loaded
 
-        self.framer.buf.clear()
         self.port = serial.Serial(self.device, self.baud, timeout=0.2)
+        self._link += 1
 
     def read(self, timeout_s: float) -> list[RawFrame]:
         import serial
@@ -172,8 +260,13 @@ class SerialSource(Source):
             data = self.port.read(max(1, self.port.in_waiting))
         except serial.SerialException as exc:
             raise ConnectionError(f"serial {self.device}: {exc}") from None
-        now = time.time()
-        return [(now, f) for f in self.framer.feed(data)] if data else []
+        return [RawFrame(time.time(), data, self._link)] if data else []
+
+    def send(self, link: int, data: bytes) -> bool:
+        if self.port is None or link != self._link:
+            return False
+        self.port.write(data)
+        return True
 
     def close(self) -> None:
         if self.port is not None:
@@ -201,7 +294,10 @@ class ReplaySource(Source):
         self.reader: ReplayReader | None = None
 
     def _frames(self) -> Iterator[Frame]:
-        self.reader = ReplayReader(self.path)
+        try:
+            self.reader = ReplayReader(self.path)
+        except ReplayFormatError as exc:
+            raise SourceExhausted(f"cannot play: {exc}") from None
         for rec in self.reader:
             if isinstance(rec, Frame) and rec.sensor_id == self.sensor_id:
                 yield rec
@@ -239,7 +335,7 @@ class ReplaySource(Source):
                     time.sleep(max(0.0, min(due, deadline) - now))
                     return out
                 time.sleep(due - now)
-            out.append((due, self._pending.data))
+            out.append(RawFrame(due, self._pending.data))
             self._last_rec = self._pending.t_unix
             self._pending = next(self._it, None)
 
@@ -247,9 +343,7 @@ class ReplaySource(Source):
         self._it = None
 
 
-def open_source(
-    url: str, sensor_id: str, framing: Framing, max_frame_bytes: int, base_dir: Path
-) -> Source:
+def open_source(url: str, sensor_id: str, framing: Framing, base_dir: Path) -> Source:
     """Build the source a sensor's ``source`` URL names (not yet opened).
 
     A replay source plays the frames recorded for ``sensor_id`` unless the URL names
@@ -267,18 +361,24 @@ def open_source(
         if speed <= 0 or gap_s < 0:
             raise ValueError(f"{url}: replay speed must be > 0 and gap >= 0")
         return ReplaySource(path, query.get("sensor", sensor_id), loop, speed, gap_s)
-    if scheme == "serial":
-        return SerialSource(parts.path, int(query.get("baud", "115200")), max_frame_bytes)
     if scheme in {"zmq+tcp", "zmq+ipc"}:
         return ZmqSource(url.removeprefix("zmq+"))
-    if scheme in {"tcp", "udp"}:
-        if not parts.hostname or not parts.port:
-            raise ValueError(f"{url}: needs a host and a port, e.g. {scheme}://127.0.0.1:30003")
-        if scheme == "udp":
-            return UdpSource(parts.hostname, parts.port)
-        if framing is not Framing.LINE:
-            raise ValueError(f"{url}: this driver's frames are messages; TCP needs line framing")
-        return TcpSource(parts.hostname, parts.port, max_frame_bytes)
-    raise ValueError(
-        f"{url}: unknown source scheme {scheme!r} (use zmq+tcp, tcp, udp, serial or replay)"
-    )
+    if scheme not in {"tcp", "tcp-listen", "udp", "serial"}:
+        raise ValueError(
+            f"{url}: unknown source scheme {scheme!r} "
+            "(use zmq+tcp, tcp, tcp-listen, udp, serial or replay)"
+        )
+    if scheme != "udp" and framing is Framing.MESSAGE:
+        raise ValueError(
+            f"{url}: this driver takes whole messages (ZeroMQ, UDP or replay); "
+            f"a {scheme} byte stream has no message boundaries"
+        )
+    if scheme == "serial":
+        return SerialSource(parts.path, int(query.get("baud", "115200")))
+    if not parts.hostname or not parts.port:
+        raise ValueError(f"{url}: needs a host and a port, e.g. {scheme}://127.0.0.1:30003")
+    if scheme == "udp":
+        return UdpSource(parts.hostname, parts.port)
+    if scheme == "tcp-listen":
+        return TcpListenSource(parts.hostname, parts.port, int(query.get("max_clients", "64")))
+    return TcpSource(parts.hostname, parts.port)
