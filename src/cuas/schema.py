@@ -105,9 +105,13 @@ class Detection(_Model):
     identity: Identity = Field(default_factory=Identity)
     object_class: ObjectClass = ObjectClass.UNKNOWN
     class_source: str | None = None  # e.g. "remote_id", "adsb", "radar"
+    class_confidence: float | None = Field(None, ge=0, le=1)
     pilot: GeoPoint | None = None
     home: GeoPoint | None = None
     signature: Signature | None = None
+    # Problems the decoder found in an otherwise usable message, e.g. "rid_serial_invalid",
+    # "timestamp_stale": kept, flagged, and shown to operators rather than dropped.
+    flags: list[str] = Field(default_factory=list)
     raw: RawRef | None = None
 
 
@@ -150,6 +154,8 @@ class Track(_Model):
     pilot: GeoPoint | None = None
     sensors: list[str] = Field(default_factory=list)
     hits: int = 0
+    quality: float | None = Field(None, ge=0, le=1)  # 0 poor .. 1 excellent, tracker-defined
+    mode_probabilities: dict[str, float] | None = None  # IMM motion modes, e.g. {"cv": 0.8}
 
 
 class ZoneLevel(StrEnum):
