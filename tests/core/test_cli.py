@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from support import DEMO_CONFIG, DEMO_RECORDING
+from support import DEMO_CONFIG, DEMO_RECORDING, free_port
 
 
 def cuas(*args: str) -> subprocess.CompletedProcess:
@@ -71,3 +71,58 @@ def test_run_refuses_a_bad_sensor_source_before_starting_anything(tmp_path):
     result = cuas("run", "--config", str(bad))
     assert result.returncode == 2
     assert "sensors[0].source" in result.stderr and "no message boundaries" in result.stderr
+
+
+def test_record_captures_live_input_that_replays_to_the_same_detections(tmp_path):
+    """`cuas record` on a live ZeroMQ feed, then the file back through the same driver."""
+    import threading
+    import time
+
+    import zmq
+
+    from cuas.config import load_config
+    from cuas.driver.host import FrameDecoder
+    from cuas.driver.registry import build_driver
+    from cuas.replay.format import Frame, ReplayReader
+
+    frames = [r.data for r in ReplayReader(DEMO_RECORDING) if isinstance(r, Frame)][:60]
+    port = free_port()
+    pub = zmq.Context.instance().socket(zmq.PUB)
+    pub.bind(f"tcp://127.0.0.1:{port}")
+    config = tmp_path / "live.toml"
+    config.write_text(
+        DEMO_CONFIG.read_text().replace(
+            'source = "replay:../replay_data/demo.jsonl.gz?loop=1&gap=15"',
+            f'source = "zmq+tcp://127.0.0.1:{port}"',
+        )
+    )
+    stop = threading.Event()
+
+    def feed() -> None:
+        time.sleep(1.5)  # let the recorder's subscription arrive
+        for data in frames:
+            if stop.is_set():
+                return
+            pub.send(data)
+            time.sleep(0.01)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    out = tmp_path / "capture.jsonl.gz"
+    try:
+        result = cuas("record", "--config", str(config), "-o", str(out), "--duration", "4")
+    finally:
+        stop.set()
+        feeder.join()
+        pub.close()
+    assert result.returncode == 0, result.stderr
+    recorded = [r for r in ReplayReader(out) if isinstance(r, Frame)]
+    assert [r.data for r in recorded] == frames
+    assert {r.sensor_id for r in recorded} == {"rid-1"}
+
+    sensor = load_config(config).sensors[0]
+    live = FrameDecoder(build_driver(sensor))
+    again = FrameDecoder(build_driver(sensor))
+    live_dets = [d for i, f in enumerate(frames) for d in live(1000.0 + i, f)]
+    replayed = [d for i, r in enumerate(recorded) for d in again(1000.0 + i, r.data)]
+    assert len(replayed) > 20 and replayed == live_dets
