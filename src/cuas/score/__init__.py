@@ -1,0 +1,1 @@
+"""Scoring tracker and alert output against ground truth."""
