@@ -96,7 +96,9 @@ def run_stonesoup(scene: Scene, max_scans: int | None = None) -> RunResult:
 
     q = ACCEL_STD_MPS2**2
     transition = CombinedLinearGaussianTransitionModel([ConstantVelocity(q)] * 3)
-    measurement = LinearGaussian(ndim_state=6, mapping=(0, 2, 4), noise_covar=scene.measurement_cov_m2)
+    measurement = LinearGaussian(
+        ndim_state=6, mapping=(0, 2, 4), noise_covar=scene.measurement_cov_m2
+    )
     predictor = KalmanPredictor(transition)
     updater = KalmanUpdater(measurement)
     gate = float(np.sqrt(chi2.ppf(GATE_PROBABILITY, 3)))
