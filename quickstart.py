@@ -50,16 +50,18 @@ def main(argv: list[str]) -> int:
         return 2
     command, rest = argv[0], argv[1:]
     try:
-        if command == "demo":
-            _setup("")
-            return subprocess.call([str(_python()), "-m", "cuas", "run", *rest], cwd=ROOT)
-        _setup("test")
-        return subprocess.call([str(_python()), "-m", "pytest", *rest], cwd=ROOT)
+        _setup("" if command == "demo" else "test")
     except subprocess.CalledProcessError as exc:
         print(f"setup failed ({exc}); see the pip output above", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    args = ["-m", "cuas", "run", *rest] if command == "demo" else ["-m", "pytest", *rest]
+    os.chdir(ROOT)
+    if os.name == "posix":
+        # Become the program, so Ctrl-C and SIGTERM reach it directly and it can stop cleanly.
+        os.execv(_python(), [str(_python()), *args])
+    return subprocess.call([str(_python()), *args])
 
 
 if __name__ == "__main__":
