@@ -8,9 +8,14 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cuas.config import ConfigError, load_config
 from cuas.replay.format import ReplayFormatError
+
+if TYPE_CHECKING:
+    from cuas.driver.api import Driver
+    from cuas.schema import Detection
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,16 +117,157 @@ def cmd_drivers(args: argparse.Namespace) -> int:
         cls = load_driver_class(name)
         print(f"{name}  ({target}, framing: {cls.framing.value})")
         for key, fld in cls.Options.model_fields.items():
-            default = "" if fld.is_required() else f" = {fld.default!r}"
+            default = (
+                "" if fld.is_required() else f" = {fld.get_default(call_default_factory=True)!r}"
+            )
             print(f"    options.{key}{default}  {fld.description or ''}".rstrip())
+    return 0
+
+
+def _driver_for_test(args: argparse.Namespace) -> tuple[Driver, str]:
+    """The driver to test, built from the config's sensor (metadata and options) if given."""
+    from cuas.config import SensorConfig
+    from cuas.driver.registry import build_driver, load_driver_class
+
+    load_driver_class(args.name)  # an unknown name fails here, listing what is installed
+    if args.config is None:
+        try:
+            sensor = SensorConfig(id=args.sensor or "test", driver=args.name, source="replay:-")
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise ConfigError(f"--sensor {args.sensor!r}: not a sensor id ({exc})") from None
+        return build_driver(sensor, "sensor"), sensor.id
+    config = load_config(args.config)
+    for i, sensor in enumerate(config.sensors):
+        if sensor.id == args.sensor or (args.sensor is None and sensor.driver == args.name):
+            as_tested = sensor.model_copy(update={"driver": args.name})
+            return build_driver(as_tested, f"sensors[{i}]"), sensor.id
+    which = f"sensor {args.sensor!r}" if args.sensor else f"sensor with driver {args.name!r}"
+    raise ConfigError(f"{args.config}: no {which}; pass --sensor ID or leave out --config")
+
+
+def _capture_frames(
+    args: argparse.Namespace, driver: Driver, sensor_id: str
+) -> list[tuple[float, bytes]]:
+    """(receive time, frame) pairs from a replay file, or from a raw capture of the link."""
+    from cuas.driver.api import Framing
+    from cuas.replay.format import Frame, ReplayReader
+
+    try:
+        reader = ReplayReader(args.input)
+    except ReplayFormatError as exc:
+        if "no such" in str(exc):
+            raise
+        reader = None
+    if reader is not None:
+        wanted = args.sensor or sensor_id
+        recorded = reader.header.sensors
+        if wanted not in recorded:
+            mine = [s for s, meta in recorded.items() if meta.get("driver") == args.name]
+            if args.sensor or len(mine) != 1:
+                raise ConfigError(
+                    f"{args.input}: no frames recorded for sensor {wanted!r} "
+                    f"(recorded: {', '.join(sorted(recorded)) or 'none'}); pass --sensor ID"
+                )
+            wanted = mine[0]
+        return [
+            (r.t_unix, r.data) for r in reader if isinstance(r, Frame) and r.sensor_id == wanted
+        ]
+    data = Path(args.input).read_bytes()
+    t_rx = time.time() if args.time is None else args.time
+    if driver.framing is Framing.MESSAGE:
+        return [(t_rx, line) for line in data.splitlines() if line.strip()]
+    buf = bytearray(data if data.endswith(b"\n") else data + b"\n")
+    return [(t_rx, frame) for frame in driver.split_frames(buf)]
+
+
+def _summary(det: Detection) -> str:
+    """One detection on one line: what was measured, what it is, and how it was heard."""
+    import math
+
+    parts = [det.kind.value]
+    if det.position is not None:
+        alt = "" if det.position.alt_m is None else f" {det.position.alt_m:.1f} m"
+        parts.append(f"{det.position.lat_deg:.6f},{det.position.lon_deg:.6f}{alt}")
+    if det.range_m is not None:
+        parts.append(f"range {det.range_m:.1f} m")
+    if det.azimuth_rad is not None:
+        parts.append(f"az {math.degrees(det.azimuth_rad):.1f} deg")
+    if det.elevation_rad is not None:
+        parts.append(f"el {math.degrees(det.elevation_rad):.1f} deg")
+    parts.append(det.object_class.value)
+    parts += det.identity.tokens()
+    sig = det.signature
+    if sig is not None:
+        heard = [sig.protocol, sig.band, sig.freq_mhz and f"{sig.freq_mhz:g} MHz"]
+        heard.append(None if sig.rssi_dbm is None else f"{sig.rssi_dbm:g} dBm")
+        parts.append(" ".join(str(x) for x in heard if x))
+    if det.flags:
+        parts.append("flags " + ",".join(det.flags))
+    return "  ".join(parts)
+
+
+def cmd_drivers_test(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from cuas.driver.host import FrameDecoder
+
+    class Tracing(FrameDecoder):
+        """The host's decoder, remembering each malformed frame's reason instead of logging."""
+
+        last_reason = ""
+
+        def _malformed(self, reason: str, exc_info: bool = False) -> None:
+            self.counters["malformed"] += 1
+            self.last_reason = reason
+
+    driver, sensor_id = _driver_for_test(args)
+    frames = _capture_frames(args, driver, sensor_id)
+    decoder = Tracing(driver)
+    reasons: Counter[str] = Counter()
+    for seq, (t_rx, frame) in enumerate(frames):
+        malformed = decoder.counters["malformed"]
+        detections = decoder(t_rx, frame)
+        if decoder.counters["malformed"] > malformed:
+            reasons[decoder.last_reason.split(":")[0]] += 1
+            print(f"#{seq} t={t_rx:.3f} MALFORMED {decoder.last_reason}")
+            continue
+        print(f"#{seq} t={t_rx:.3f} {len(detections)} detection(s)")
+        for det in detections:
+            print(f"    {_summary(det)}")
+    counters = {"frames": 0, "detections": 0, "malformed": 0}
+    counters.update({**driver.counters, **decoder.counters})
+    print(f"\n{args.name} on {args.input} (sensor {sensor_id}):")
+    for key in sorted(counters):
+        print(f"    {key}: {counters[key]}")
+    for reason, count in reasons.most_common():
+        print(f"    malformed x{count}: {reason}")
+    health = driver.health(frames[-1][0] if frames else time.time())
+    if health is not None:
+        print(f"    health: {health[0].value} ({health[1]})")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from cuas.keys import create_keypair
+
+    try:
+        public, secret = create_keypair(args.dir, args.name)
+    except ValueError as exc:
+        print(f"cuas keys: {exc}", file=sys.stderr)
+        return 2
+    print(f"public key  {public}  (copy to the peers that must trust {args.name})")
+    print(f"secret key  {secret}  (mode 0600: keep it on this machine, never share it)")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from cuas.driver.service import validate_sensors
+    from cuas.keys import client_keys, server_keys
 
     config = load_config(args.config)
     validate_sensors(config)
+    server_keys(config.bus, config.base_dir)
+    client_keys(config.bus, config.base_dir)
     zones = sum(len(s.zones) for s in config.sites)
     print(
         f"{args.config}: OK ({len(config.sites)} sites, {zones} zones, "
@@ -158,9 +304,34 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--description", default="recorded with cuas record")
     record.set_defaults(func=cmd_record)
 
-    drivers = sub.add_parser("drivers", help="list installed sensor drivers and their options")
-    drivers.add_argument("action", choices=["list"])
-    drivers.set_defaults(func=cmd_drivers)
+    drivers = sub.add_parser("drivers", help="list installed sensor drivers; test one on a capture")
+    drivers_sub = drivers.add_subparsers(dest="action", required=True)
+    drivers_sub.add_parser("list", help="installed drivers and their options").set_defaults(
+        func=cmd_drivers
+    )
+    dtest = drivers_sub.add_parser(
+        "test", help="decode a capture through a driver and print what it saw"
+    )
+    dtest.add_argument("name", help="the driver, as `cuas drivers list` names it")
+    dtest.add_argument(
+        "--input",
+        type=Path,
+        required=True,
+        help="a replay file, or a raw capture (one frame per line for line/message drivers)",
+    )
+    dtest.add_argument("--config", type=Path, help="take the sensor's metadata and options here")
+    dtest.add_argument("--sensor", help="the sensor id in the config or the replay file")
+    dtest.add_argument(
+        "--time", type=float, help="receive time (UNIX s) of a raw capture's frames (default: now)"
+    )
+    dtest.set_defaults(func=cmd_drivers_test)
+
+    keys = sub.add_parser("keys", help="ZeroMQ CURVE keys for authenticated sensor links")
+    keys_sub = keys.add_subparsers(dest="action", required=True)
+    create = keys_sub.add_parser("create", help="write NAME.key and NAME.key_secret into DIR")
+    create.add_argument("dir", type=Path)
+    create.add_argument("--name", required=True, help="e.g. engine, or the driver box's name")
+    create.set_defaults(func=cmd_keys)
 
     check = sub.add_parser("check", help="validate a deployment config without starting")
     check.add_argument("--config", type=Path, required=True)

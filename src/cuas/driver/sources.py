@@ -8,6 +8,8 @@ A source is named by a URL in the sensor's ``source`` key:
     tcp-listen://HOST:PORT       accept TCP clients (e.g. SAPIENT sensor nodes); one stream
                                  per client, and replies go back to the client they answer
     udp://HOST:PORT              bind and receive datagrams; one datagram is one frame
+    udp://GROUP:PORT?iface=ADDR  join an IPv4 multicast group (224.0.0.0/4) on the interface
+                                 with address ADDR (default: the one the routing table picks)
     serial:///dev/ttyUSB0?baud=115200   read a serial port as a byte stream
     replay:PATH[?loop=1&speed=N&gap=S]  play the sensor's frames from a replay file in real
                                  time; with loop, start again S seconds (default 1) after the end
@@ -20,6 +22,7 @@ backoff.
 
 from __future__ import annotations
 
+import ipaddress
 import select
 import socket
 import time
@@ -214,14 +217,18 @@ class TcpListenSource(Source):
 
 
 class UdpSource(Source):
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, iface: str | None = None) -> None:
         self.addr = (host, port)
+        self.iface = iface  # multicast only: address of the interface to join the group on
         self.sock: socket.socket | None = None
 
     def open(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(self.addr)
+        self.sock.bind(self.addr)  # on a group address: only that group's datagrams
+        if _is_multicast(self.addr[0]):
+            mreq = socket.inet_aton(self.addr[0]) + socket.inet_aton(self.iface or "0.0.0.0")
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
 
     def read(self, timeout_s: float) -> list[RawFrame]:
         assert self.sock is not None
@@ -235,6 +242,13 @@ class UdpSource(Source):
     def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
+
+
+def _is_multicast(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_multicast
+    except ValueError:  # a host name
+        return False
 
 
 class SerialSource(Source):
@@ -378,7 +392,7 @@ def open_source(url: str, sensor_id: str, framing: Framing, base_dir: Path) -> S
     if not parts.hostname or not parts.port:
         raise ValueError(f"{url}: needs a host and a port, e.g. {scheme}://127.0.0.1:30003")
     if scheme == "udp":
-        return UdpSource(parts.hostname, parts.port)
+        return UdpSource(parts.hostname, parts.port, query.get("iface"))
     if scheme == "tcp-listen":
         return TcpListenSource(parts.hostname, parts.port, int(query.get("max_clients", "64")))
     return TcpSource(parts.hostname, parts.port)
