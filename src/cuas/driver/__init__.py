@@ -13,6 +13,7 @@ from cuas.schema import (
     MeasurementKind,
     ObjectClass,
     RawRef,
+    SensorState,
     Signature,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "ObjectClass",
     "RawRef",
     "SensorInfo",
+    "SensorState",
     "Signature",
 ]
