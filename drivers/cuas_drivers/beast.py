@@ -49,7 +49,6 @@ pyModeS is GPL-3.0; cuas is Apache-2.0, so it is an optional extra, imported onl
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -66,6 +65,7 @@ from cuas.driver import (
     RawRef,
     SensorInfo,
 )
+from cuas.driver.memory import RecentMap, RecentSet
 
 ESCAPE = 0x1A
 MODE_AC, MODE_S_SHORT, MODE_S_LONG, STATUS = 0x31, 0x32, 0x33, 0x34
@@ -247,9 +247,9 @@ class BeastDriver(Driver):
         self._crc = crc
         self._surface_ref = self._surface_reference()
         self._pipe = self._new_pipe()
-        self._aircraft: OrderedDict[str, _Aircraft] = OrderedDict()
+        self._aircraft: RecentMap[str, _Aircraft] = RecentMap(self.options.max_aircraft)
         self._piped_icaos: set[str] = set()
-        self._recent: OrderedDict[tuple[int, bytes], None] = OrderedDict()
+        self._recent: RecentSet[tuple[int, bytes]] = RecentSet(_RECENT_FRAMES)
         self._anchor: tuple[float, float] | None = None  # (pipe time, counter s) at anchor
         self._last_counter_s = 0.0
         self._last_t = float("-inf")
@@ -308,12 +308,7 @@ class BeastDriver(Driver):
         if beast.counter == 0:
             return False  # without timestamps a repeat may be a new transmission
         key = (beast.counter, beast.reply)
-        if key in self._recent:
-            return True
-        self._recent[key] = None
-        if len(self._recent) > _RECENT_FRAMES:
-            self._recent.popitem(last=False)
-        return False
+        return self._recent.seen_before(key)
 
     def _pipe_time(self, counter: int, t_rx_unix: float) -> float:
         """Seconds on the pairing clock: the receiver's timestamp where there is one.
@@ -346,11 +341,7 @@ class BeastDriver(Driver):
         self._piped_icaos.add(icao)
 
     def _state(self, icao: str) -> _Aircraft:
-        state = self._aircraft.pop(icao, None) or _Aircraft()
-        self._aircraft[icao] = state
-        while len(self._aircraft) > self.options.max_aircraft:
-            self._aircraft.popitem(last=False)
-        return state
+        return self._aircraft.touch(icao, _Aircraft)
 
     def _detections(
         self,

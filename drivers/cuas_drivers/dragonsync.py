@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import OrderedDict
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,6 +47,7 @@ from cuas.driver import (
     SensorInfo,
     Signature,
 )
+from cuas.driver.memory import RecentMap
 
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _SERIAL_TYPES = {"serial number (ansi/cta-2063-a)", "1"}
@@ -130,7 +130,7 @@ class DragonSyncDriver(Driver):
 
     def __init__(self, sensor: SensorInfo, options: BaseModel) -> None:
         super().__init__(sensor, options)
-        self._seen: OrderedDict[str, _Broadcaster] = OrderedDict()
+        self._seen: RecentMap[str, _Broadcaster] = RecentMap(self.options.max_remembered)
 
     def decode(self, frame: bytes, t_rx_unix: float, frame_seq: int) -> list[Detection]:
         try:
@@ -153,11 +153,7 @@ class DragonSyncDriver(Driver):
         return self._decode_blocks(blocks, t_rx_unix, raw)
 
     def _broadcaster(self, key: str) -> _Broadcaster:
-        state = self._seen.pop(key, None) or _Broadcaster()
-        self._seen[key] = state
-        while len(self._seen) > self.options.max_remembered:
-            self._seen.popitem(last=False)
-        return state
+        return self._seen.touch(key, _Broadcaster)
 
     def _block(self, blocks: dict[str, Any], name: str) -> dict[str, Any] | None:
         block = blocks.get(name)

@@ -47,7 +47,6 @@ import binascii
 import json
 import math
 import struct
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +67,7 @@ from cuas.driver import (
     SensorInfo,
     Signature,
 )
+from cuas.driver.memory import RecentMap
 from cuas.replay.format import ReplayWriter
 from cuas.schema import SensorState
 from cuas_drivers import odid
@@ -487,14 +487,10 @@ class _RemoteIdDriver(Driver):
 
     def __init__(self, sensor: SensorInfo, options: BaseModel) -> None:
         super().__init__(sensor, options)
-        self._seen: OrderedDict[str, _Broadcaster] = OrderedDict()
+        self._seen: RecentMap[str, _Broadcaster] = RecentMap(self.options.max_remembered)
 
     def _broadcaster(self, key: str) -> _Broadcaster:
-        state = self._seen.pop(key, None) or _Broadcaster()
-        self._seen[key] = state
-        while len(self._seen) > self.options.max_remembered:
-            self._seen.popitem(last=False)
-        return state
+        return self._seen.touch(key, _Broadcaster)
 
     @staticmethod
     def _key(mac: str | None, messages: Iterable[odid.Message]) -> str:

@@ -29,7 +29,6 @@ shared/data holds every line twice) and is dropped. The callsign goes into
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,6 +46,7 @@ from cuas.driver import (
     RawRef,
     SensorInfo,
 )
+from cuas.driver.memory import RecentMap, RecentSet
 
 FT_TO_M = 0.3048
 KT_TO_MPS = 1852.0 / 3600.0
@@ -145,8 +145,8 @@ class SbsDriver(Driver):
         super().__init__(sensor, options)
         zone = self.options.time_zone
         self._zone = None if zone == "receive" else (UTC if zone == "UTC" else ZoneInfo(zone))
-        self._aircraft: OrderedDict[str, _Aircraft] = OrderedDict()
-        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._aircraft: RecentMap[str, _Aircraft] = RecentMap(self.options.max_aircraft)
+        self._recent: RecentSet[str] = RecentSet(_RECENT_LINES)
 
     def decode(self, frame: bytes, t_rx_unix: float, frame_seq: int) -> list[Detection]:
         try:
@@ -182,12 +182,7 @@ class SbsDriver(Driver):
         if not fields[7].strip():
             return False  # without a time a repeat may be a new message
         key = ",".join(fields[:8] + fields[10:])  # all but the 'logged' date and time
-        if key in self._recent:
-            return True
-        self._recent[key] = None
-        if len(self._recent) > _RECENT_LINES:
-            self._recent.popitem(last=False)
-        return False
+        return self._recent.seen_before(key)
 
     def _time(self, date: str, clock: str, t_rx_unix: float, flags: list[str]) -> float:
         """The 'generated' time in the configured zone; receive time if unset or missing."""
@@ -207,11 +202,7 @@ class SbsDriver(Driver):
         return t_unix
 
     def _state(self, address: str) -> _Aircraft:
-        state = self._aircraft.pop(address, None) or _Aircraft()
-        self._aircraft[address] = state
-        while len(self._aircraft) > self.options.max_aircraft:
-            self._aircraft.popitem(last=False)
-        return state
+        return self._aircraft.touch(address, _Aircraft)
 
     def _message(
         self,
