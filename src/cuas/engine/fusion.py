@@ -1,10 +1,14 @@
 """The fusion engine's core, free of sockets: detections in, tracks and alert changes out.
 
 Used by the engine process (live, on the bus) and by ``cuas replay`` (in-process, driven
-by recorded time), so both run the very same logic. It converts detections into the
-tracking frame, feeds the tracker one scan (sensor, time) at a time, keeps what the
-tracker does not (class, identities, pilot position, contributing sensors) per track,
-and hands confirmed tracks to the alert rules.
+by recorded time), so both run the very same logic. It puts detections back into time
+order (a reorder buffer of ``[tracker] reorder_lag_s`` plus the largest declared sensor
+latency), converts them into the tracker's measurement models in the site frame (3-D
+positions, radar range/azimuth/elevation, direction-finding bearings; each sensor's
+configured position and local frame), feeds the tracker one scan (sensor, time) at a
+time, keeps what the tracker does not (class, identities, pilot position) per track, and
+hands confirmed tracks to the alert rules. Presence-only detections make no track: they
+are handed on in each step's result for the alert rules.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import numpy as np
 
 from cuas.alerting.engine import AlertEngine
 from cuas.alerting.zones import build_zones
-from cuas.config import DeploymentConfig
+from cuas.config import DeploymentConfig, SensorConfig, SensorNoise
 from cuas.engine.identity import IdentityResolver
 from cuas.geo import EnuFrame
 from cuas.schema import (
@@ -33,10 +37,43 @@ from cuas.schema import (
 )
 from cuas.store.sqlite import Store
 from cuas.tracking import Tracker, TrackerConfig, TrackView
+from cuas.tracking.measurement import (
+    BEARING_AZ,
+    BEARING_AZ_EL,
+    MEASUREMENT_DIM,
+    POSITION,
+    RANGE_AZ_EL,
+    RANGE_AZ_EL_RATE,
+    ZDIM_MAX,
+    MeasurementBatch,
+)
+from cuas.tracking.reorder import ReorderBuffer
 
 log = logging.getLogger(__name__)
 
 TRACK_ID_BLOCK = 10_000
+_ENGINE_KEYS = ("publish_interval_s", "reorder_lag_s")  # [tracker] keys the engine reads
+
+
+@dataclass(frozen=True)
+class _SensorModel:
+    """A configured sensor as the measurement models need it."""
+
+    noise: SensorNoise
+    enu_m: np.ndarray | None  # (3,) position in the site frame; None if not configured
+    rot_local: np.ndarray  # (3, 3) site ENU -> the sensor's own local ENU
+
+
+def _sensor_model(sensor: SensorConfig | None, frame: EnuFrame) -> _SensorModel:
+    if sensor is None or sensor.position is None:
+        return _SensorModel(sensor.noise if sensor else SensorNoise(), None, np.eye(3))
+    pos = sensor.position
+    alt = pos.alt_m if pos.alt_m is not None else frame.alt0_m
+    local = EnuFrame(pos.lat_deg, pos.lon_deg, alt)
+    site_axes_ecef = frame.rotate_to_enu(np.eye(3)).T  # rows: site east, north, up in ECEF
+    rot_local = local.rotate_to_enu(site_axes_ecef).T
+    enu = frame.from_geodetic(pos.lat_deg, pos.lon_deg, alt).reshape(3)
+    return _SensorModel(sensor.noise, enu, rot_local)
 
 
 @dataclass
@@ -62,6 +99,7 @@ class StepResult:
     tracks: list[Track]  # live tracks at the step time
     lost: list[Track]  # tracks deleted in this step (status "deleted")
     alerts: list[Alert]  # alerts raised or cleared in this step
+    presence: list[Detection] = field(default_factory=list)  # presence-only, since last step
 
 
 class FusionEngine:
@@ -71,64 +109,138 @@ class FusionEngine:
         self.site_id = site.id
         self.frame = EnuFrame(ref.lat_deg, ref.lon_deg, ref.alt_m or 0.0)
         self.store = store
-        tracker_cfg = config.tracker.model_dump(exclude={"publish_interval_s"})
+        section = config.tracker.model_dump()
+        tracker_cfg = {k: v for k, v in section.items() if k not in _ENGINE_KEYS}
         # Track numbers persist across restarts so an old alert never names a new track:
         # the store hands out blocks of numbers and the engine takes another before it runs out.
         self._first_track_id = store.reserve("track_id", TRACK_ID_BLOCK)
         self._reserved_until = self._first_track_id + TRACK_ID_BLOCK
         self.tracker = Tracker(TrackerConfig(**tracker_cfg), first_track_id=self._first_track_id)
         self.alerts = AlertEngine(build_zones(config.sites, self.frame), store, config.alerts)
-        self.sensor_std_m = {s.id: s.noise.position_m for s in config.sensors}
+        self.sensors = {s.id: _sensor_model(s, self.frame) for s in config.sensors}
+        self._unknown_sensor = _sensor_model(None, self.frame)
+        lag_s = config.tracker.reorder_lag_s
+        lag_s += max((s.latency_s for s in config.sensors), default=0.0)
+        self.reorder: ReorderBuffer[Detection] = ReorderBuffer(lag_s)
         self.identities = IdentityResolver()
         self.info: dict[int, _TrackInfo] = {}
         self.counters: Counter[str] = Counter()
+        self._presence: list[Detection] = []
 
     def ingest(self, detections: list[Detection]) -> None:
-        """Feed detections, grouped into scans of one sensor at one time, in arrival order."""
+        """Take detections in arrival order; they reach the tracker in time order at the step
+        that is the reorder lag past them. A detection older than what the tracker already has
+        is late: it goes to the tracker at once, which applies it within its late tolerance
+        or counts it."""
+        for det in detections:
+            self.counters["detections"] += 1
+            if det.kind is MeasurementKind.PRESENCE:
+                self.counters["presence_detections"] += 1
+                self._presence.append(det)
+            elif not self.reorder.push(det.t_unix, det):
+                self.counters["reorder_late"] += 1
+                self._process([det])
+
+    def _process(self, detections: list[Detection]) -> None:
+        """Feed time-ordered detections, grouped into scans of one sensor at one time."""
         for (sensor_id, t_unix), group in groupby(
             detections, key=lambda d: (d.sensor_id, d.t_unix)
         ):
-            scan = list(group)
-            positions = [d for d in scan if d.kind is MeasurementKind.POSITION and d.position]
-            self.counters["detections"] += len(scan)
-            self.counters["presence_detections"] += sum(
-                d.kind is MeasurementKind.PRESENCE for d in scan
-            )
-            self.counters["unsupported_kind"] += sum(
-                d.kind in (MeasurementKind.RANGE_AZ_EL, MeasurementKind.BEARING) for d in scan
-            )
-            if positions:
-                self._scan(sensor_id, t_unix, positions)
+            self._scan(sensor_id, t_unix, list(group))
 
-    def _scan(self, sensor_id: str, t_unix: float, dets: list[Detection]) -> None:
-        z = self.frame.from_geodetic(
-            [d.position.lat_deg for d in dets],
-            [d.position.lon_deg for d in dets],
-            [d.position.alt_m if d.position.alt_m is not None else self.frame.alt0_m for d in dets],
-        ).reshape(-1, 3)
-        R = np.empty((len(dets), 3, 3))
-        default_var = self.sensor_std_m.get(sensor_id, 10.0) ** 2
-        for i, d in enumerate(dets):
-            R[i] = d.covariance if d.covariance is not None else np.eye(3) * default_var
+    def _scan(self, sensor_id: str, t_unix: float, scan: list[Detection]) -> None:
+        sensor = self.sensors.get(sensor_id, self._unknown_sensor)
+        dets, codes, z, R = self._measurements(sensor, scan)
+        if not dets:
+            return
+        batch = MeasurementBatch(
+            codes, z, R, sensor.enu_m if sensor.enu_m is not None else np.zeros(3), sensor.rot_local
+        )
         keys = [self.identities.key(d.identity) for d in dets]
-        result = self.tracker.process_scan(t_unix, sensor_id, z, R, keys)
+        result = self.tracker.process_measurements(t_unix, sensor_id, batch, keys)
         if result.late:
             self.counters["late_detections"] += len(dets)
             return
         for det, track_id in zip(dets, result.track_ids, strict=True):
-            self.info.setdefault(int(track_id), _TrackInfo()).merge(det)
+            if track_id >= 0:
+                self.info.setdefault(int(track_id), _TrackInfo()).merge(det)
         next_id = self._first_track_id + self.tracker.counters["tracks_started"]
         if next_id + len(dets) >= self._reserved_until:
             self._reserved_until = self.store.reserve("track_id", TRACK_ID_BLOCK) + TRACK_ID_BLOCK
 
+    def _measurements(
+        self, sensor: _SensorModel, scan: list[Detection]
+    ) -> tuple[list[Detection], np.ndarray, np.ndarray, np.ndarray]:
+        """The usable detections of a scan as model codes, z (k, 4) and R (k, 4, 4).
+
+        Unusable ones are counted by reason: a missing field, or a polar or bearing
+        measurement from a sensor with no configured position.
+        """
+        used: list[Detection] = []
+        codes: list[int] = []
+        z = np.zeros((len(scan), ZDIM_MAX))
+        R = np.zeros((len(scan), ZDIM_MAX, ZDIM_MAX))
+        noise = sensor.noise
+        az_var = np.radians(noise.azimuth_deg) ** 2
+        el_var = np.radians(noise.elevation_deg) ** 2
+        for d in scan:
+            i = len(used)
+            if d.kind is MeasurementKind.POSITION:
+                if d.position is None:
+                    self.counters["incomplete_detections"] += 1
+                    continue
+                p = d.position
+                alt = p.alt_m if p.alt_m is not None else self.frame.alt0_m
+                code, values = POSITION, self.frame.from_geodetic(p.lat_deg, p.lon_deg, alt)
+                var = [noise.position_m**2] * 3
+            elif sensor.enu_m is None:
+                self.counters["no_sensor_position"] += 1
+                continue
+            elif d.kind is MeasurementKind.RANGE_AZ_EL:
+                if d.range_m is None or d.azimuth_rad is None or d.elevation_rad is None:
+                    self.counters["incomplete_detections"] += 1
+                    continue
+                values = [d.range_m, d.azimuth_rad, d.elevation_rad]
+                var = [noise.range_m**2, az_var, el_var]
+                code = RANGE_AZ_EL
+                if d.radial_velocity_mps is not None:
+                    code = RANGE_AZ_EL_RATE
+                    values.append(d.radial_velocity_mps)
+                    var.append(noise.radial_velocity_mps**2)
+            else:  # BEARING
+                if d.azimuth_rad is None:
+                    self.counters["incomplete_detections"] += 1
+                    continue
+                code, values, var = BEARING_AZ, [d.azimuth_rad], [az_var]
+                if d.elevation_rad is not None:
+                    code = BEARING_AZ_EL
+                    values.append(d.elevation_rad)
+                    var.append(el_var)
+            dz = int(MEASUREMENT_DIM[code])
+            z[i, :dz] = np.ravel(values)
+            R[i, :dz, :dz] = np.diag(var)
+            if d.covariance is not None:
+                cov = np.asarray(d.covariance, dtype=float)
+                if cov.shape == (dz, dz):
+                    R[i, :dz, :dz] = cov
+                else:
+                    self.counters["covariance_shape_ignored"] += 1
+            used.append(d)
+            codes.append(code)
+        k = len(used)
+        return used, np.array(codes, np.int64), z[:k], R[:k]
+
     def step(self, t_unix: float) -> StepResult:
-        """Advance the life cycle to ``t_unix``, evaluate the alert rules."""
+        """Apply the detections the reorder lag releases, advance the life cycle to
+        ``t_unix``, evaluate the alert rules."""
+        self._process(self.reorder.release(t_unix))
         lost = [self._track(v) for v in self.tracker.advance(t_unix)]
         for view in lost:
             self.info.pop(int(view.track_id[1:]), None)
         tracks = [self._track(v) for v in self.tracker.tracks(t_unix)]
         alerts = self.alerts.evaluate(t_unix, tracks, lost)
-        return StepResult(tracks, lost, alerts)
+        presence, self._presence = self._presence, []
+        return StepResult(tracks, lost, alerts, presence)
 
     def _track(self, view: TrackView) -> Track:
         info = self.info.get(view.track_id, _TrackInfo())
@@ -150,4 +262,6 @@ class FusionEngine:
             pilot=info.pilot,
             sensors=sorted(view.sensors),
             hits=view.hits,
+            quality=view.quality,
+            mode_probabilities=view.mode_probabilities,
         )

@@ -138,7 +138,7 @@ def run_replay(
             next_publish = t_last + interval
         step(t_last, publish)
     if t_first is not None:
-        step(t_last, True)
+        step(t_last + engine.reorder.lag_s, True)  # let the reorder buffer release the last
         summary.duration_s = t_last - t_first
     summary.malformed_frames = sum(d.counters["malformed"] for d in decoders.values())
     summary.malformed_lines = reader.counters["malformed"]

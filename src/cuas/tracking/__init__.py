@@ -1,4 +1,4 @@
-"""Multi-target tracking: NCV Kalman kernels and the v0 tracker the fusion engine drives."""
+"""Multi-target tracking: IMM/NCV kernels, radar and bearing measurement models, the tracker."""
 
 from cuas.tracking.tracker import ScanResult, Tracker, TrackerConfig, TrackView
 

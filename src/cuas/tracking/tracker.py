@@ -1,9 +1,10 @@
-"""Multi-target tracker v0: identity-first association, gated GNN, M-of-N confirmation.
+"""Multi-target tracker: identity-first association, gated GNN, M-of-N confirmation.
 
 The fusion engine needs one stable track id per physical drone out of many asynchronous
-sensors. Track state lives in struct-of-arrays buffers so the NCV Kalman kernels of
-:mod:`cuas.tracking.kalman` run over a whole scan per call; this module does the bookkeeping.
-Positions are local ENU in metres, velocities m/s, times Unix seconds.
+sensors. Track state lives in struct-of-arrays buffers so the IMM kernels of
+:mod:`cuas.tracking.imm` (one mode: plain NCV) and the measurement models of
+:mod:`cuas.tracking.measurement` run over a whole scan per call; this module does the
+bookkeeping. Positions are local ENU in metres, velocities m/s, times Unix seconds.
 """
 
 import math
@@ -16,10 +17,22 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.stats import chi2
 
-from cuas.tracking.kalman import mahalanobis_cost, predict_batch, update_batch
+from cuas.tracking.imm import imm_predict_batch, imm_update_batch
+from cuas.tracking.measurement import (
+    BEARING_AZ_EL,
+    BEARING_ONLY,
+    MEASUREMENT_DIM,
+    RANGE_AZ_EL,
+    RANGE_AZ_EL_RATE,
+    MeasurementBatch,
+    measurement_cost,
+    polar_to_enu,
+)
+from cuas.tracking.triangulation import BearingPool, best_crossing
 
 TENTATIVE, CONFIRMED, COASTING = 0, 1, 2
 _STATUS_NAMES = ("tentative", "confirmed", "coasting")
+IMM_MODES = ("cv", "turn_left", "turn_right")
 # Cost of a forbidden pair: far above any sum of gated d2, so the assignment first maximises
 # the number of gated pairs, then minimises their total d2.
 _FORBIDDEN_COST = 1e9
@@ -27,6 +40,9 @@ _FORBIDDEN_COST = 1e9
 _BUFFERS = (
     "_x",
     "_P",
+    "_xm",
+    "_Pm",
+    "_mu",
     "_t",
     "_id",
     "_status",
@@ -40,8 +56,8 @@ _BUFFERS = (
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    accel_std_mps2: float = 3.0  # NCV process noise
-    gate_probability: float = 0.9997  # chi-square gate, 3 dof
+    accel_std_mps2: float = 3.0  # NCV process noise, and the IMM turn modes'
+    gate_probability: float = 0.9997  # chi-square gate, dof = measurement dimension
     confirm_hits: int = 3  # M of ...
     confirm_window: int = 5  # ... N opportunities
     coast_after_s: float = 3.0  # confirmed -> coasting when no update for this long
@@ -49,8 +65,20 @@ class TrackerConfig:
     tentative_delete_after_s: float = 4.0
     init_velocity_std_mps: float = 25.0  # initial velocity uncertainty of a new track
     late_tolerance_s: float = 0.5  # scans older than the tracker clock by more than this are late
+    motion_model: str = "imm"  # "imm" (CV + coordinated turns) or "ncv"
+    imm_cv_accel_std_mps2: float = 1.0  # process noise of the IMM's quiet CV mode
+    imm_turn_rate_rad_s: float = 0.2  # turn rate of the IMM's left and right turn modes
+    imm_sojourn_s: float = 5.0  # mean time in one IMM mode
+    bearing_window_s: float = 2.0  # how long an unassociated bearing waits to be crossed
+    crossing_min_angle_deg: float = 10.0  # sharper bearing crossings are not used
+    crossing_max_range_m: float = 15_000.0
+    crossing_height_m: float = 50.0  # ENU up prior for crossings without elevation ...
+    crossing_height_std_m: float = 100.0  # ... and its std
+    quality_std_m: float = 20.0  # position std at which the quality score halves
 
     def __post_init__(self) -> None:
+        if self.motion_model not in ("imm", "ncv"):
+            raise ValueError(f"motion_model must be 'imm' or 'ncv', not {self.motion_model!r}")
         if not 0.0 < self.gate_probability < 1.0:
             raise ValueError("gate_probability must be in (0, 1)")
         # The window is an int64 bit mask, newest opportunity in bit 0.
@@ -69,11 +97,14 @@ class TrackView:
     hits: int  # detections absorbed, the one that started the track included
     last_update_t: float
     sensors: dict[str, float]  # sensor id -> time of its last update to this track
+    quality: float  # M-of-N hit fraction times quality_std_m / (quality_std_m + position std)
+    mode_probabilities: dict[str, float] | None  # IMM modes; None for NCV
 
 
 @dataclass
 class ScanResult:
-    track_ids: np.ndarray  # (k,) int64: track each detection updated or started; -1 if late
+    # (k,) int64: track each detection updated or started; -1 if late or a pooled bearing
+    track_ids: np.ndarray
     late: bool  # whole scan rejected as too old
 
 
@@ -94,16 +125,35 @@ class Tracker:
                 "tracks_started",
                 "tracks_confirmed",
                 "tracks_deleted",
+                "bearings_pooled",
+                "bearings_expired",
+                "crossings",
             ),
             0,
         )
-        self._gate = float(chi2.ppf(config.gate_probability, 3))
+        # chi-square gate per measurement dimension 1..4
+        self._gates = chi2.ppf(config.gate_probability, np.arange(1, 5)).astype(np.float64)
         self._window_mask = (1 << config.confirm_window) - 1
+        if config.motion_model == "imm":
+            w = config.imm_turn_rate_rad_s
+            self._mode_names: tuple[str, ...] | None = IMM_MODES
+            self._turn_rate = np.array([0.0, w, -w])
+            self._mode_accel = np.array(
+                [config.imm_cv_accel_std_mps2, config.accel_std_mps2, config.accel_std_mps2]
+            )
+        else:
+            self._mode_names = None
+            self._turn_rate = np.zeros(1)
+            self._mode_accel = np.array([config.accel_std_mps2])
+        n_modes = self._turn_rate.size
         self._next_id = first_track_id
         self._n = 0
         cap = 64
-        self._x = np.zeros((cap, 6))
+        self._x = np.zeros((cap, 6))  # combined state
         self._P = np.zeros((cap, 6, 6))
+        self._xm = np.zeros((cap, n_modes, 6))  # per IMM mode
+        self._Pm = np.zeros((cap, n_modes, 6, 6))
+        self._mu = np.zeros((cap, n_modes))
         self._t = np.zeros(cap)  # time of x/P
         self._id = np.zeros(cap, np.int64)
         self._status = np.zeros(cap, np.int8)
@@ -114,6 +164,7 @@ class Tracker:
         self._sensor_t = np.full((cap, 0), np.nan)  # [row, sensor column] last update time
         self._sensor_col: dict[str, int] = {}
         self._key_to_id: dict[str, int] = {}
+        self._pool = BearingPool(config.bearing_window_s)
 
     def process_scan(
         self,
@@ -123,26 +174,52 @@ class Tracker:
         R: np.ndarray,
         identity_keys: Sequence[str | None],
     ) -> ScanResult:
-        """Associate and apply one scan: detections of one sensor at one time.
+        """Associate and apply one scan of 3-D positions: z_enu (k, 3) m, R (k, 3, 3) m^2."""
+        z = np.asarray(z_enu, dtype=np.float64).reshape(-1, 3)
+        R = np.asarray(R, dtype=np.float64).reshape(-1, 3, 3)
+        if R.shape[0] != z.shape[0]:
+            raise ValueError(f"scan has {z.shape[0]} positions and {R.shape[0]} covariances")
+        return self.process_measurements(
+            t_unix, sensor_id, MeasurementBatch.positions(z, R), identity_keys
+        )
 
-        z_enu (k, 3) m, R (k, 3, 3) m^2, identity_keys one per detection.
+    def process_measurements(
+        self,
+        t_unix: float,
+        sensor_id: str,
+        batch: MeasurementBatch,
+        identity_keys: Sequence[str | None],
+    ) -> ScanResult:
+        """Associate and apply one scan: detections of one sensor at one time, any models.
+
+        Positions and radar plots that join no track start one; bearings that join no track
+        wait in the bearing pool until a bearing of another sensor crosses them.
         """
-        z = np.ascontiguousarray(z_enu, dtype=np.float64).reshape(-1, 3)
-        R = np.ascontiguousarray(R, dtype=np.float64).reshape(-1, 3, 3)
-        k = z.shape[0]
-        if R.shape[0] != k or len(identity_keys) != k:
+        codes = np.ascontiguousarray(batch.codes, dtype=np.int64)
+        z = np.ascontiguousarray(batch.z, dtype=np.float64)
+        R = np.ascontiguousarray(batch.R, dtype=np.float64)
+        sensor = np.ascontiguousarray(batch.sensor_enu_m, dtype=np.float64)
+        rot = np.ascontiguousarray(batch.rot_local, dtype=np.float64)
+        k = codes.shape[0]
+        if z.shape != (k, 4) or R.shape != (k, 4, 4) or len(identity_keys) != k:
             raise ValueError(
-                f"scan has {k} positions, {R.shape[0]} covariances and "
-                f"{len(identity_keys)} identity keys"
+                f"scan has {k} model codes, z {z.shape}, R {R.shape} and "
+                f"{len(identity_keys)} identity keys; need z (k, 4), R (k, 4, 4)"
             )
-        if not (math.isfinite(t_unix) and np.isfinite(z).all() and np.isfinite(R).all()):
-            raise ValueError("scan time, positions and covariances must be finite")
+        if not (
+            math.isfinite(t_unix)
+            and np.isfinite(z).all()
+            and np.isfinite(R).all()
+            and np.isfinite(sensor).all()
+        ):
+            raise ValueError("scan time, measurements, covariances and sensor must be finite")
         if t_unix < self.clock - self.config.late_tolerance_s:
             self.counters["late_scans"] += 1
             self.counters["late_detections"] += k
             return ScanResult(np.full(k, -1, np.int64), late=True)
         self.counters["scans"] += 1
         self.counters["detections"] += k
+        self.counters["bearings_expired"] += self._pool.expire(t_unix)
         self.clock = max(self.clock, t_unix)
         self._predict_live(t_unix)
         col = self._column(sensor_id)
@@ -169,24 +246,30 @@ class Tracker:
         free_tracks = np.flatnonzero(~taken)
         if free_dets.size and free_tracks.size:
             keyed = np.array([key is not None for key in identity_keys], bool)
-            rows[free_dets] = self._gnn(free_tracks, free_dets, z, R, keyed[free_dets])
-        upd = np.flatnonzero(rows >= 0)
-        update_batch(self._x, self._P, rows[upd], z[upd], R[upd])
+            rows[free_dets] = self._gnn(
+                free_tracks, free_dets, codes, z, R, sensor, rot, keyed[free_dets]
+            )
+        self._update(rows, np.flatnonzero(rows >= 0), codes, z, R, sensor, rot)
         for key, j in new_keys.items():
             if rows[j] >= 0:
                 self._key[rows[j]] = key
                 self._key_to_id[key] = int(self._id[rows[j]])
 
-        new = np.flatnonzero((rows < 0) & ~deferred)
-        rows[new] = self._start_tracks(t_unix, z[new], R[new], [identity_keys[j] for j in new])
-        if deferred.any():
-            dup = np.flatnonzero(deferred)
-            ids = [self._key_to_id[identity_keys[j]] for j in dup]
-            rows[dup] = np.searchsorted(self._id[: self._n], ids)
-            update_batch(self._x, self._P, rows[dup], z[dup], R[dup])
+        bearing = np.isin(codes, BEARING_ONLY)
+        new = np.flatnonzero((rows < 0) & ~deferred & ~bearing)
+        rows[new] = self._start_from_plots(t_unix, new, codes, z, R, sensor, rot, identity_keys)
+        for j in np.flatnonzero((rows < 0) & bearing & ~deferred):
+            rows[j] = self._pool_bearing(t_unix, col, j, codes, z, R, sensor, rot, identity_keys)
+        for j in np.flatnonzero(deferred):
+            tid = self._key_to_id.get(identity_keys[j])
+            if tid is not None:
+                rows[j] = np.searchsorted(self._id[: self._n], tid)
+                self._update(rows, np.array([j]), codes, z, R, sensor, rot)
+            else:  # a repeated bearing whose first is still waiting to be crossed
+                self._pool_bearing(t_unix, col, j, codes, z, R, sensor, rot, identity_keys)
 
-        self._record_hits(t_unix, col, rows, seen_before)
-        return ScanResult(self._id[rows], late=False)
+        self._record_hits(t_unix, col, rows[rows >= 0], seen_before)
+        return ScanResult(np.where(rows >= 0, self._id[np.maximum(rows, 0)], -1), late=False)
 
     def advance(self, t_unix: float) -> list[TrackView]:
         """Coast and delete tracks by time since their last update; return the deleted ones.
@@ -206,7 +289,12 @@ class Tracker:
             return []
         dead_rows = np.flatnonzero(dead)
         views = self._views(
-            dead_rows, self._x[dead_rows], self._P[dead_rows], self._t[dead_rows], status="deleted"
+            dead_rows,
+            self._x[dead_rows],
+            self._P[dead_rows],
+            self._mu[dead_rows],
+            self._t[dead_rows],
+            status="deleted",
         )
         for key in self._key[dead_rows]:
             if key is not None:
@@ -223,27 +311,75 @@ class Tracker:
     def tracks(self, t_unix: float | None = None) -> list[TrackView]:
         """Views of the live tracks, predicted to t_unix (never backwards) when given."""
         n = self._n
-        rows = np.arange(n)
         x = self._x[:n].copy()
         P = self._P[:n].copy()
+        mu = self._mu[:n].copy()
         t = self._t[:n].copy()
         if t_unix is not None:
-            predict_batch(x, P, np.maximum(0.0, t_unix - t), self.config.accel_std_mps2)
+            imm_predict_batch(
+                self._xm[:n].copy(),
+                self._Pm[:n].copy(),
+                mu,
+                x,
+                P,
+                np.maximum(0.0, t_unix - t),
+                self._turn_rate,
+                self._mode_accel,
+                self.config.imm_sojourn_s,
+            )
             t = np.maximum(t, t_unix)
-        return self._views(rows, x, P, t)
+        return self._views(np.arange(n), x, P, mu, t)
 
     def _predict_live(self, t_unix: float) -> None:
         n = self._n
         dt = np.maximum(0.0, t_unix - self._t[:n])  # s, never backwards
-        predict_batch(self._x[:n], self._P[:n], dt, self.config.accel_std_mps2)
+        imm_predict_batch(
+            self._xm[:n],
+            self._Pm[:n],
+            self._mu[:n],
+            self._x[:n],
+            self._P[:n],
+            dt,
+            self._turn_rate,
+            self._mode_accel,
+            self.config.imm_sojourn_s,
+        )
         self._t[:n] = np.maximum(self._t[:n], t_unix)
+
+    def _update(
+        self,
+        rows: np.ndarray,
+        dets: np.ndarray,
+        codes: np.ndarray,
+        z: np.ndarray,
+        R: np.ndarray,
+        sensor: np.ndarray,
+        rot: np.ndarray,
+    ) -> None:
+        """Update track rows[dets] with detections dets, in the order of dets."""
+        imm_update_batch(
+            self._xm,
+            self._Pm,
+            self._mu,
+            self._x,
+            self._P,
+            rows[dets],
+            codes[dets],
+            z[dets],
+            R[dets],
+            sensor,
+            rot,
+        )
 
     def _gnn(
         self,
         track_rows: np.ndarray,
         det_idx: np.ndarray,
+        codes: np.ndarray,
         z: np.ndarray,
         R: np.ndarray,
+        sensor: np.ndarray,
+        rot: np.ndarray,
         det_keyed: np.ndarray,
     ) -> np.ndarray:
         """Track row for each detection of det_idx (-1: none) by gated global nearest neighbour.
@@ -251,9 +387,18 @@ class Tracker:
         Keyed detections reaching here carry a key no live track holds, so any keyed track is
         forbidden to them.
         """
-        d2 = mahalanobis_cost(self._x[track_rows], self._P[track_rows], z[det_idx], R[det_idx])
+        d2 = measurement_cost(
+            self._x[track_rows],
+            self._P[track_rows],
+            codes[det_idx],
+            z[det_idx],
+            R[det_idx],
+            sensor,
+            rot,
+        )
+        gate = self._gates[MEASUREMENT_DIM[codes[det_idx]] - 1]
         track_keyed = np.array([key is not None for key in self._key[track_rows]], bool)
-        allowed = (d2 <= self._gate) & ~(track_keyed[:, None] & det_keyed[None, :])
+        allowed = (d2 <= gate[None, :]) & ~(track_keyed[:, None] & det_keyed[None, :])
         out = np.full(det_idx.size, -1, np.int64)
         ti, dj = np.nonzero(allowed)
         if ti.size == 0:
@@ -278,23 +423,108 @@ class Tracker:
                 block = np.ix_(tr, de)
                 cost = np.where(allowed[block], d2[block], _FORBIDDEN_COST)
                 r, c = linear_sum_assignment(cost)
-                ok = cost[r, c] <= self._gate
+                ok = allowed[block][r, c]
                 out[de[c[ok]]] = track_rows[tr[r[ok]]]
         return out
 
-    def _start_tracks(
-        self, t_unix: float, z: np.ndarray, R: np.ndarray, keys: list[str | None]
+    def _start_from_plots(
+        self,
+        t_unix: float,
+        dets: np.ndarray,
+        codes: np.ndarray,
+        z: np.ndarray,
+        R: np.ndarray,
+        sensor: np.ndarray,
+        rot: np.ndarray,
+        keys: Sequence[str | None],
     ) -> np.ndarray:
-        m = z.shape[0]
+        """New tracks at positions and radar plots dets; radial velocity seeds the velocity."""
+        m = dets.size
+        pos = z[dets, :3].copy()
+        pos_cov = R[dets, :3, :3].copy()
+        vel = np.zeros((m, 3))
+        vel_cov = np.tile(np.eye(3) * self.config.init_velocity_std_mps**2, (m, 1, 1))
+        for i, j in enumerate(dets):
+            if codes[j] in (RANGE_AZ_EL, RANGE_AZ_EL_RATE):
+                pos[i], pos_cov[i] = polar_to_enu(z[j], R[j], sensor, rot)
+            if codes[j] == RANGE_AZ_EL_RATE:
+                los = (pos[i] - sensor) / np.linalg.norm(pos[i] - sensor)  # site ENU unit
+                along = np.outer(los, los)
+                vel[i] = z[j, 3] * los
+                vel_cov[i] = vel_cov[i] @ (np.eye(3) - along) + R[j, 3, 3] * along
+        return self._start_tracks(t_unix, pos, pos_cov, vel, vel_cov, [keys[j] for j in dets])
+
+    def _pool_bearing(
+        self,
+        t_unix: float,
+        col: int,
+        j: int,
+        codes: np.ndarray,
+        z: np.ndarray,
+        R: np.ndarray,
+        sensor: np.ndarray,
+        rot: np.ndarray,
+        keys: Sequence[str | None],
+    ) -> int:
+        """Keep bearing j for crossing; start a track if it crosses pooled ones. Returns the
+        new track row, or -1."""
+        has_el = codes[j] == BEARING_AZ_EL
+        az_el = np.array([z[j, 0], z[j, 1] if has_el else np.nan])
+        var = np.array([R[j, 0, 0], R[j, 1, 1] if has_el else np.nan])
+        self._pool.add(t_unix, col, sensor, rot, az_el, var, keys[j])
+        self.counters["bearings_pooled"] += 1
+        cfg = self.config
+        found = best_crossing(
+            self._pool,
+            len(self._pool) - 1,
+            cfg.init_velocity_std_mps,
+            min_angle_rad=math.radians(cfg.crossing_min_angle_deg),
+            max_range_m=cfg.crossing_max_range_m,
+            gate_probability=cfg.gate_probability,
+            prior_height_m=cfg.crossing_height_m,
+            prior_height_std_m=cfg.crossing_height_std_m,
+        )
+        if found is None:
+            return -1
+        crossing, used = found
+        key = next((k for k in self._pool.key[used] if k is not None), None)
+        used_cols = self._pool.sensor[used]
+        self._pool.remove(used)
+        self.counters["crossings"] += 1
+        vel_cov = np.eye(3)[None] * cfg.init_velocity_std_mps**2
+        (row,) = self._start_tracks(
+            t_unix,
+            crossing.position_enu_m[None],
+            crossing.covariance_m2[None],
+            np.zeros((1, 3)),
+            vel_cov,
+            [key],
+        )
+        # the other sensors whose bearings made the crossing updated the track too
+        self._sensor_t[row, used_cols[used_cols != col]] = t_unix
+        return int(row)
+
+    def _start_tracks(
+        self,
+        t_unix: float,
+        pos: np.ndarray,
+        pos_cov: np.ndarray,
+        vel: np.ndarray,
+        vel_cov: np.ndarray,
+        keys: list[str | None],
+    ) -> np.ndarray:
+        m = pos.shape[0]
         self._reserve(m)
         rows = np.arange(self._n, self._n + m)
         ids = np.arange(self._next_id, self._next_id + m, dtype=np.int64)
-        self._x[rows] = 0.0
-        self._x[rows, :3] = z
+        self._x[rows, :3] = pos
+        self._x[rows, 3:] = vel
         self._P[rows] = 0.0
-        self._P[rows, :3, :3] = R
-        for a in range(3, 6):
-            self._P[rows, a, a] = self.config.init_velocity_std_mps**2  # (m/s)^2
+        self._P[rows, :3, :3] = pos_cov
+        self._P[rows, 3:, 3:] = vel_cov
+        self._xm[rows] = self._x[rows, None, :]
+        self._Pm[rows] = self._P[rows, None, :, :]
+        self._mu[rows] = 1.0 / self._mu.shape[1]
         self._t[rows] = t_unix
         self._id[rows] = ids
         self._status[rows] = TENTATIVE
@@ -360,12 +590,20 @@ class Tracker:
         rows: np.ndarray,
         x: np.ndarray,
         P: np.ndarray,
+        mu: np.ndarray,
         t: np.ndarray,
         status: str | None = None,
     ) -> list[TrackView]:
+        cfg = self.config
+        hit_fraction = _popcount(self._window[rows], cfg.confirm_window) / cfg.confirm_window
+        std_m = np.sqrt(np.trace(P[:, :3, :3], axis1=1, axis2=2) / 3.0)
+        quality = hit_fraction * cfg.quality_std_m / (cfg.quality_std_m + std_m)
         views = []
         for i, row in enumerate(rows):
             sensor_t = self._sensor_t[row]
+            modes = None
+            if self._mode_names is not None:
+                modes = {name: float(p) for name, p in zip(self._mode_names, mu[i], strict=True)}
             views.append(
                 TrackView(
                     track_id=int(self._id[row]),
@@ -381,6 +619,8 @@ class Tracker:
                         for sid, c in self._sensor_col.items()
                         if not math.isnan(sensor_t[c])
                     },
+                    quality=float(quality[i]),
+                    mode_probabilities=modes,
                 )
             )
         return views
