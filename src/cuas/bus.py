@@ -10,6 +10,10 @@ Wire format (documented in the README, "Bus"): each message is two ZeroMQ frames
 Track, Alert). ``seq`` counts messages per publisher from 0, so a subscriber sees every
 gap. Publishers use XPUB with ``XPUB_NODROP`` and non-blocking sends: a full high-water
 mark raises instead of dropping silently, and the drop is counted.
+
+With CURVE keys (``cuas.keys``) a socket authenticates and encrypts its peers: the bound
+ingest subscriber is the CURVE server, the driver process's publisher a client. Refused
+peers are logged once per cause and counted (``auth_refused``, ``handshake_failed``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 import zmq
 from pydantic import BaseModel, ValidationError
 
+from cuas.keys import CurveGuard, CurveKeys, CurveServerKeys, apply_curve
 from cuas.schema import SCHEMA_VERSION, Alert, Detection, SensorStatus, Track
 
 log = logging.getLogger(__name__)
@@ -87,17 +93,26 @@ def decode(frames: Sequence[bytes]) -> Message:
     return Message(topic, str(env.get("src", "?")), seq if isinstance(seq, int) else -1, items)
 
 
-def publisher_socket(ctx: zmq.Context, endpoint: str, bind: bool, hwm: int) -> zmq.Socket:
+def publisher_socket(
+    ctx: zmq.Context, endpoint: str, bind: bool, hwm: int, curve: CurveKeys | None = None
+) -> zmq.Socket:
     sock = ctx.socket(zmq.XPUB)
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.XPUB_NODROP, 1)
     sock.setsockopt(zmq.LINGER, 500)
+    if curve is not None:
+        apply_curve(sock, curve)
     (sock.bind if bind else sock.connect)(endpoint)
     return sock
 
 
 def subscriber_socket(
-    ctx: zmq.Context, endpoint: str, bind: bool, topics: Sequence[str], hwm: int
+    ctx: zmq.Context,
+    endpoint: str,
+    bind: bool,
+    topics: Sequence[str],
+    hwm: int,
+    curve: CurveKeys | None = None,
 ) -> zmq.Socket:
     sock = ctx.socket(zmq.SUB)
     sock.setsockopt(zmq.RCVHWM, hwm)
@@ -105,11 +120,37 @@ def subscriber_socket(
     sock.setsockopt(zmq.LINGER, 0)
     for topic in topics:
         sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+    if curve is not None:
+        apply_curve(sock, curve)
     (sock.bind if bind else sock.connect)(endpoint)
     return sock
 
 
-class Publisher:
+class _Endpoint:
+    """Context and CURVE guard of a bus socket; a CURVE server gets a context of its own,
+    because a context has one ZAP handler."""
+
+    sock: zmq.Socket
+
+    def _context(self, ctx: zmq.Context | None, curve: CurveKeys | None) -> zmq.Context:
+        self.counters: Counter[str] = Counter()
+        server = isinstance(curve, CurveServerKeys)
+        self._own_ctx = zmq.Context() if ctx is None and server else None
+        context = ctx or self._own_ctx or zmq.Context.instance()
+        # the ZAP handler must be up before the socket binds
+        self.guard = None if curve is None else CurveGuard(context, curve, self.counters)
+        return context
+
+    def close(self) -> None:
+        if self.guard is not None:
+            self.guard.drain()
+            self.guard.close(self.sock)
+        self.sock.close()
+        if self._own_ctx is not None:
+            self._own_ctx.term()
+
+
+class Publisher(_Endpoint):
     """Publishes batches of schema items; counts what it could not send."""
 
     def __init__(
@@ -120,10 +161,13 @@ class Publisher:
         src: str | None = None,
         hwm: int = DEFAULT_HWM,
         ctx: zmq.Context | None = None,
+        curve: CurveKeys | None = None,
     ) -> None:
         self.src = src or f"pid{os.getpid()}"
-        self.sock = publisher_socket(ctx or zmq.Context.instance(), endpoint, bind, hwm)
-        self.counters: Counter[str] = Counter()
+        context = self._context(ctx, curve)
+        self.sock = publisher_socket(context, endpoint, bind, hwm, curve)
+        if self.guard is not None:
+            self.guard.watch(self.sock)
         self._seq = 0
 
     def wait_for_subscriber(self, timeout_s: float) -> bool:
@@ -139,6 +183,8 @@ class Publisher:
 
     def publish(self, topic: str, items: Sequence[BaseModel]) -> bool:
         """Send one batch; False (and counted in ``dropped``) if the high-water mark is hit."""
+        if self.guard is not None:
+            self.guard.drain()
         if not items:
             return True
         frames = encode(topic, self.src, self._seq, items)
@@ -154,9 +200,6 @@ class Publisher:
         self.counters["sent_messages"] += 1
         self.counters["sent_items"] += len(items)
         return True
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class GapCounter:
@@ -175,7 +218,7 @@ class GapCounter:
         self._next[src] = seq + 1
 
 
-class Subscriber:
+class Subscriber(_Endpoint):
     """Receives and validates bus messages; malformed ones are counted and skipped."""
 
     def __init__(
@@ -186,17 +229,33 @@ class Subscriber:
         topics: Sequence[str],
         hwm: int = DEFAULT_HWM,
         ctx: zmq.Context | None = None,
+        curve: CurveKeys | None = None,
     ) -> None:
-        self.sock = subscriber_socket(ctx or zmq.Context.instance(), endpoint, bind, topics, hwm)
-        self.counters: Counter[str] = Counter()
+        context = self._context(ctx, curve)
+        self.sock = subscriber_socket(context, endpoint, bind, topics, hwm, curve)
+        if self.guard is not None:
+            self.guard.watch(self.sock)
         self.gaps = GapCounter()
         self._reasons_logged: set[str] = set()
+        self._poller = zmq.Poller()
+        self._poller.register(self.sock, zmq.POLLIN)
+        if self.guard is not None:
+            self._poller.register(self.guard.monitor, zmq.POLLIN)
 
     def recv(self, timeout_ms: int) -> Message | None:
-        """The next valid message, or None when nothing valid arrived in time."""
-        if not self.sock.poll(timeout_ms):
-            return None
-        return self.handle(self.sock.recv_multipart())
+        """The next valid message, or None when nothing valid arrived in time.
+
+        With CURVE, handshake failures reported meanwhile are logged and counted too.
+        """
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            ready = dict(self._poller.poll(max(0, int((deadline - time.monotonic()) * 1000))))
+            if self.guard is not None and self.guard.monitor in ready:
+                self.guard.drain()
+            if self.sock in ready:
+                return self.handle(self.sock.recv_multipart())
+            if time.monotonic() >= deadline:
+                return None
 
     def handle(self, frames: Sequence[bytes]) -> Message | None:
         try:
@@ -212,6 +271,3 @@ class Subscriber:
         self.counters["received"] += 1
         self.counters["lost"] = self.gaps.lost
         return msg
-
-    def close(self) -> None:
-        self.sock.close()

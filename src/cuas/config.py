@@ -9,15 +9,30 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cuas.schema import GeoPoint, Site
 
 
 class ConfigError(ValueError):
     """The configuration is wrong; the message names the file, the key and the reason."""
+
+
+CURVE_KEYS = (
+    "curve_server_secret",
+    "curve_authorized_dir",
+    "curve_client_secret",
+    "curve_server_public",
+)
 
 
 class _Section(BaseModel):
@@ -38,6 +53,17 @@ class BusConfig(_Section):
     ingest: str = "tcp://127.0.0.1:5550"  # drivers -> engine (the engine binds)
     output: str = "tcp://127.0.0.1:5551"  # engine -> API and machine consumers (engine binds)
     hwm: int = Field(10_000, ge=10)
+    # ZeroMQ CURVE on the ingest link (cuas.keys); all four set, or none
+    curve_server_secret: str | None = Field(
+        None, description="the engine's NAME.key_secret file (from `cuas keys create`)"
+    )
+    curve_authorized_dir: str | None = Field(
+        None, description="folder of the NAME.key public keys of the drivers admitted"
+    )
+    curve_client_secret: str | None = Field(
+        None, description="the driver process's NAME.key_secret file"
+    )
+    curve_server_public: str | None = Field(None, description="the engine's NAME.key file")
 
     @field_validator("ingest", "output")
     @classmethod
@@ -45,6 +71,35 @@ class BusConfig(_Section):
         if not value.startswith(("tcp://", "ipc://", "inproc://")):
             raise ValueError("must be a ZeroMQ endpoint such as tcp://127.0.0.1:5550")
         return value
+
+    @model_validator(mode="after")
+    def _curve_all_or_none(self) -> BusConfig:
+        given = {key: getattr(self, key) for key in CURVE_KEYS}
+        if any(given.values()) and not all(given.values()):
+            missing = ", ".join(f"bus.{k}" for k, v in given.items() if not v)
+            raise ValueError(
+                f"CURVE needs all of {', '.join(CURVE_KEYS)}; missing {missing} "
+                "(make keys with `cuas keys create`)"
+            )
+        return self
+
+    def curve_files(self, base_dir: Path) -> dict[str, Path]:
+        """The CURVE key files resolved from ``base_dir``; {} when CURVE is off.
+
+        Checked here rather than at parse time because paths are relative to the config file.
+        """
+        if not self.curve_server_secret:
+            return {}
+        files: dict[str, Path] = {}
+        for key in CURVE_KEYS:
+            path = Path(getattr(self, key))
+            path = path if path.is_absolute() else (base_dir / path).resolve()
+            is_dir = key == "curve_authorized_dir"
+            if not (path.is_dir() if is_dir else path.is_file()):
+                what = "folder" if is_dir else "file"
+                raise ConfigError(f"bus.{key}: {path}: no such {what}")
+            files[key] = path
+        return files
 
 
 class TrackerSection(_Section):
@@ -57,7 +112,20 @@ class TrackerSection(_Section):
     tentative_delete_after_s: float = Field(4.0, gt=0)
     init_velocity_std_mps: float = Field(25.0, gt=0)
     late_tolerance_s: float = Field(0.5, ge=0)
+    motion_model: Literal["imm", "ncv"] = "imm"  # IMM: constant velocity + turns left/right
+    imm_cv_accel_std_mps2: float = Field(1.0, gt=0)
+    imm_turn_rate_rad_s: float = Field(0.2, gt=0)
+    imm_sojourn_s: float = Field(5.0, gt=0, description="expected time spent in one mode")
+    bearing_window_s: float = Field(2.0, gt=0, description="how long a bearing waits to cross")
+    crossing_min_angle_deg: float = Field(10.0, gt=0, lt=90)
+    crossing_max_range_m: float = Field(15_000.0, gt=0)
+    crossing_height_m: float = 50.0  # prior height of a crossing without elevations
+    crossing_height_std_m: float = Field(100.0, gt=0)
+    quality_std_m: float = Field(20.0, gt=0)
     publish_interval_s: float = Field(0.5, gt=0, description="how often tracks go on the bus")
+    reorder_lag_s: float = Field(
+        0.2, ge=0, description="hold detections this long (plus the largest sensor latency)"
+    )
 
 
 class AlertSection(_Section):

@@ -10,6 +10,7 @@ from cuas.config import ConfigError, DeploymentConfig
 from cuas.driver.host import DriverHost
 from cuas.driver.registry import build_driver
 from cuas.driver.sources import open_source
+from cuas.keys import client_keys
 from cuas.replay.format import ReplayWriter
 from cuas.schema import Detection, SensorStatus
 
@@ -42,7 +43,13 @@ def run_drivers(
     record_path: str | None = None,
 ) -> None:
     stop = stop or threading.Event()
-    pub = Publisher(config.bus.ingest, bind=False, src="drivers", hwm=config.bus.hwm)
+    pub = Publisher(
+        config.bus.ingest,
+        bind=False,
+        src="drivers",
+        hwm=config.bus.hwm,
+        curve=client_keys(config.bus, config.base_dir),
+    )
     lock = threading.Lock()
 
     def on_detections(batch: list[Detection]) -> None:

@@ -16,6 +16,7 @@ from cuas.bus import (
 )
 from cuas.config import DeploymentConfig
 from cuas.engine.fusion import FusionEngine
+from cuas.keys import server_keys
 from cuas.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,11 @@ def run_engine(config: DeploymentConfig, stop: threading.Event | None = None) ->
     store = Store(store_path(config))
     engine = FusionEngine(config, store)
     sub = Subscriber(
-        config.bus.ingest, bind=True, topics=[TOPIC_DETECTIONS, TOPIC_STATUS], hwm=config.bus.hwm
+        config.bus.ingest,
+        bind=True,
+        topics=[TOPIC_DETECTIONS, TOPIC_STATUS],
+        hwm=config.bus.hwm,
+        curve=server_keys(config.bus, config.base_dir),
     )
     pub = Publisher(config.bus.output, bind=True, src="engine", hwm=config.bus.hwm)
     log.info("engine: ingest %s, output %s", config.bus.ingest, config.bus.output)
