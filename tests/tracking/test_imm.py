@@ -20,6 +20,11 @@ from cuas.tracking.measurement import MeasurementBatch
 H = np.hstack([np.eye(3), np.zeros((3, 3))])
 
 
+
+def _scratch(n_modes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Work arrays imm_predict needs: mixed states, mixed covariances, a 6x6 temporary."""
+    return np.empty((n_modes, 6)), np.empty((n_modes, 6, 6)), np.empty((6, 6))
+
 def random_spd(rng: np.random.Generator, dim: int, scale: float) -> np.ndarray:
     A = rng.normal(size=(dim, dim))
     return scale * (A @ A.T / dim + 0.1 * np.eye(dim))
@@ -61,7 +66,7 @@ def test_imm_step_matches_filterpy_imm_estimator() -> None:
     imm = IMMEstimator(filters, mu[0].copy(), Pi)
     x, P = np.zeros((1, 6)), np.zeros((1, 6, 6))
     for _ in range(8):
-        imm_predict(xm[0], Pm[0], mu[0], Pi, F, Q)
+        imm_predict(xm[0], Pm[0], mu[0], Pi, F, Q, *_scratch(2))
         imm.predict()
         for m in range(2):
             np.testing.assert_allclose(xm[0, m], filters[m].x, rtol=1e-9, atol=1e-9)
@@ -108,7 +113,7 @@ def test_batch_prediction_equals_explicit_matrices_and_combines() -> None:
         if dt[k] > 0:
             F = np.stack([ct_transition(w, dt[k]) for w in turn])
             Q = np.stack([cv_process_noise(dt[k], a) for a in accel])
-            imm_predict(rx, rP, rmu, mode_transition(dt[k], M, 5.0), F, Q)
+            imm_predict(rx, rP, rmu, mode_transition(dt[k], M, 5.0), F, Q, *_scratch(M))
         np.testing.assert_allclose(xm[k], rx, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(mu[k], rmu, rtol=1e-12)
         # combination, written out independently

@@ -47,8 +47,9 @@ class RunResult:
         )
 
 
-def run_cuas(scene: Scene) -> RunResult:
+def run_cuas(scene: Scene, motion_model: str = "imm") -> RunResult:
     cfg = TrackerConfig(
+        motion_model=motion_model,
         accel_std_mps2=ACCEL_STD_MPS2,
         gate_probability=GATE_PROBABILITY,
         confirm_hits=3,
@@ -58,7 +59,7 @@ def run_cuas(scene: Scene) -> RunResult:
         tentative_delete_after_s=DELETE_AFTER_S,
     )
     tracker = Tracker(cfg)
-    out = RunResult("cuas")
+    out = RunResult(f"cuas-{motion_model}")
     R1 = scene.measurement_cov_m2
     for scan in scene.scans:
         k = len(scan.z_enu_m)
@@ -66,11 +67,10 @@ def run_cuas(scene: Scene) -> RunResult:
         t0 = time.perf_counter()
         tracker.process_scan(scan.t_s, "radar", scan.z_enu_m, R, [None] * k)
         tracker.advance(scan.t_s)
-        views = tracker.tracks()
+        _, status, x = tracker.estimates()
         out.scan_ms.append((time.perf_counter() - t0) * 1000.0)
         out._detections += k
-        confirmed = [v.x[:3] for v in views if v.status in ("confirmed", "coasting")]
-        out.estimates.append(np.array(confirmed).reshape(-1, 3))
+        out.estimates.append(x[(status == "confirmed") | (status == "coasting"), :3])
     return out
 
 

@@ -68,35 +68,78 @@ def mode_transition(dt: float, n_modes: int, sojourn_s: float) -> np.ndarray:
 @numba.njit(cache=True)
 def imm_combine(xm: np.ndarray, Pm: np.ndarray, mu: np.ndarray, x: np.ndarray, P: np.ndarray):
     """x, P <- moment-matched mixture of the mode estimates of one track."""
-    x[:] = 0.0
-    for m in range(mu.shape[0]):
-        x += mu[m] * xm[m]
-    P[:, :] = 0.0
-    for m in range(mu.shape[0]):
-        d = xm[m] - x
-        P += mu[m] * (Pm[m] + np.outer(d, d))
+    M = mu.shape[0]
+    for a in range(6):
+        acc = 0.0
+        for m in range(M):
+            acc += mu[m] * xm[m, a]
+        x[a] = acc
+    for a in range(6):
+        for b in range(6):
+            acc = 0.0
+            for m in range(M):
+                acc += mu[m] * (Pm[m, a, b] + (xm[m, a] - x[a]) * (xm[m, b] - x[b]))
+            P[a, b] = acc
+
+
+@numba.njit(cache=True)
+def _propagate(F: np.ndarray, P0: np.ndarray, Q: np.ndarray, out: np.ndarray, tmp: np.ndarray):
+    """out <- F P0 F' + Q for 6x6 matrices, by explicit loops (BLAS calls cost more than
+    the arithmetic at this size)."""
+    for a in range(6):
+        for b in range(6):
+            acc = 0.0
+            for c in range(6):
+                acc += F[a, c] * P0[c, b]
+            tmp[a, b] = acc
+    for a in range(6):
+        for b in range(6):
+            acc = Q[a, b]
+            for c in range(6):
+                acc += tmp[a, c] * F[b, c]
+            out[a, b] = acc
 
 
 @numba.njit(cache=True)
 def imm_predict(
-    xm: np.ndarray, Pm: np.ndarray, mu: np.ndarray, Pi: np.ndarray, F: np.ndarray, Q: np.ndarray
+    xm: np.ndarray,
+    Pm: np.ndarray,
+    mu: np.ndarray,
+    Pi: np.ndarray,
+    F: np.ndarray,
+    Q: np.ndarray,
+    x0: np.ndarray,
+    P0: np.ndarray,
+    tmp: np.ndarray,
 ) -> None:
     """In place for one track: mix with the mode transition Pi, predict mode m with F[m], Q[m],
-    and set mu to the predicted mode probabilities."""
+    and set mu to the predicted mode probabilities. x0 (M, 6), P0 (M, 6, 6) and tmp (6, 6)
+    are scratch space."""
     M = mu.shape[0]
-    cbar = mu @ Pi
-    x0 = np.zeros((M, 6))
-    P0 = np.zeros((M, 6, 6))
+    cbar = np.zeros(M)
     for j in range(M):
         for i in range(M):
-            x0[j] += (Pi[i, j] * mu[i] / cbar[j]) * xm[i]
-        for i in range(M):
-            w = Pi[i, j] * mu[i] / cbar[j]
-            d = xm[i] - x0[j]
-            P0[j] += w * (Pm[i] + np.outer(d, d))
+            cbar[j] += mu[i] * Pi[i, j]
     for j in range(M):
-        xm[j] = F[j] @ x0[j]
-        Pm[j] = F[j] @ P0[j] @ F[j].T + Q[j]
+        for a in range(6):
+            acc = 0.0
+            for i in range(M):
+                acc += (Pi[i, j] * mu[i] / cbar[j]) * xm[i, a]
+            x0[j, a] = acc
+        for a in range(6):
+            for b in range(6):
+                acc = 0.0
+                for i in range(M):
+                    w = Pi[i, j] * mu[i] / cbar[j]
+                    acc += w * (Pm[i, a, b] + (xm[i, a] - x0[j, a]) * (xm[i, b] - x0[j, b]))
+                P0[j, a, b] = acc
+    for j in range(M):
+        for a in range(6):
+            acc = 0.0
+            for c in range(6):
+                acc += F[j, a, c] * x0[j, c]
+            xm[j, a] = acc
+        _propagate(F[j], P0[j], Q[j], Pm[j], tmp)
     mu[:] = cbar
 
 
@@ -112,17 +155,28 @@ def imm_predict_batch(
     accel_std_mps2: np.ndarray,
     sojourn_s: float,
 ) -> None:
-    """In place, per row k: an IMM prediction by dt[k] seconds, then the combined x[k], P[k]."""
+    """In place, per row k: an IMM prediction by dt[k] seconds, then the combined x[k], P[k].
+
+    Rows of one scan mostly share dt, so the model matrices are rebuilt only when it changes.
+    """
     M = turn_rate_rad_s.shape[0]
     F = np.empty((M, 6, 6))
     Q = np.empty((M, 6, 6))
+    Pi = np.empty((M, M))
+    x0 = np.empty((M, 6))
+    P0 = np.empty((M, 6, 6))
+    tmp = np.empty((6, 6))
+    built_for = -1.0
     for k in range(xm.shape[0]):
         d = dt[k]
         if d > 0.0:
-            for m in range(M):
-                F[m] = ct_transition(turn_rate_rad_s[m], d)
-                Q[m] = cv_process_noise(d, accel_std_mps2[m])
-            imm_predict(xm[k], Pm[k], mu[k], mode_transition(d, M, sojourn_s), F, Q)
+            if d != built_for:
+                for m in range(M):
+                    F[m] = ct_transition(turn_rate_rad_s[m], d)
+                    Q[m] = cv_process_noise(d, accel_std_mps2[m])
+                Pi[:, :] = mode_transition(d, M, sojourn_s)
+                built_for = d
+            imm_predict(xm[k], Pm[k], mu[k], Pi, F, Q, x0, P0, tmp)
         imm_combine(xm[k], Pm[k], mu[k], x[k], P[k])
 
 

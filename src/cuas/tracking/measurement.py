@@ -184,7 +184,13 @@ def _innovation(
         y[i] = z[i] - hx[i]
         if _is_angle(code, i):
             y[i] = wrap_angle(y[i])
-    HP = H[:dz] @ P
+    HP = np.empty((ZDIM_MAX, 6))
+    for i in range(dz):
+        for a in range(6):
+            acc = 0.0
+            for b in range(6):
+                acc += H[i, b] * P[b, a]
+            HP[i, a] = acc
     for i in range(dz):
         for j in range(dz):
             acc = R[i, j]
@@ -218,11 +224,55 @@ def ekf_update(
     S = np.empty((ZDIM_MAX, ZDIM_MAX))
     Si = np.empty((ZDIM_MAX, ZDIM_MAX))
     dz, d2, logdet = _innovation(code, x, P, z, R, sensor_enu_m, rot_local, y, H, S, Si)
-    Hd = H[:dz]
-    K = P @ Hd.T @ np.ascontiguousarray(Si[:dz, :dz])
-    x += K @ y[:dz]
-    A = np.eye(6) - K @ Hd
-    P[:, :] = A @ P @ A.T + K @ np.ascontiguousarray(R[:dz, :dz]) @ K.T
+    # Explicit loops: at 6x6 a BLAS call costs more than its arithmetic.
+    PHt = np.empty((6, ZDIM_MAX))  # P H'
+    for a in range(6):
+        for i in range(dz):
+            acc = 0.0
+            for b in range(6):
+                acc += P[a, b] * H[i, b]
+            PHt[a, i] = acc
+    K = np.empty((6, ZDIM_MAX))  # gain P H' S^-1
+    for a in range(6):
+        for i in range(dz):
+            acc = 0.0
+            for j in range(dz):
+                acc += PHt[a, j] * Si[j, i]
+            K[a, i] = acc
+    for a in range(6):
+        acc = 0.0
+        for i in range(dz):
+            acc += K[a, i] * y[i]
+        x[a] += acc
+    A = np.empty((6, 6))  # I - K H
+    for a in range(6):
+        for b in range(6):
+            acc = 1.0 if a == b else 0.0
+            for i in range(dz):
+                acc -= K[a, i] * H[i, b]
+            A[a, b] = acc
+    AP = np.empty((6, 6))
+    for a in range(6):
+        for b in range(6):
+            acc = 0.0
+            for c in range(6):
+                acc += A[a, c] * P[c, b]
+            AP[a, b] = acc
+    KR = np.empty((6, ZDIM_MAX))
+    for a in range(6):
+        for i in range(dz):
+            acc = 0.0
+            for j in range(dz):
+                acc += K[a, j] * R[j, i]
+            KR[a, i] = acc
+    for a in range(6):
+        for b in range(6):
+            acc = 0.0
+            for c in range(6):
+                acc += AP[a, c] * A[b, c]
+            for i in range(dz):
+                acc += KR[a, i] * K[b, i]
+            P[a, b] = acc
     return -0.5 * (d2 + logdet + dz * math.log(2.0 * math.pi))
 
 
@@ -253,6 +303,36 @@ def measurement_cost(
                 codes[j], x[i], P[i], z[j], R[j], sensor_enu_m, rot_local, y, H, S, Si
             )[1]
     return d2
+
+
+@numba.njit(cache=True)
+def measurement_cost_pairs(
+    x: np.ndarray,
+    P: np.ndarray,
+    codes: np.ndarray,
+    z: np.ndarray,
+    R: np.ndarray,
+    sensor_enu_m: np.ndarray,
+    rot_local: np.ndarray,
+    ti: np.ndarray,
+    dj: np.ndarray,
+) -> np.ndarray:
+    """d2 of the listed (track ti[p], detection dj[p]) pairs only, as measurement_cost.
+
+    With a coarse pre-gate choosing the pairs, the cost grows with the number of plausible
+    pairs instead of tracks x detections.
+    """
+    out = np.empty(ti.shape[0])
+    y = np.empty(ZDIM_MAX)
+    H = np.empty((ZDIM_MAX, 6))
+    S = np.empty((ZDIM_MAX, ZDIM_MAX))
+    Si = np.empty((ZDIM_MAX, ZDIM_MAX))
+    for p in range(ti.shape[0]):
+        i, j = ti[p], dj[p]
+        out[p] = _innovation(
+            codes[j], x[i], P[i], z[j], R[j], sensor_enu_m, rot_local, y, H, S, Si
+        )[1]
+    return out
 
 
 def polar_to_enu(

@@ -11,10 +11,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 from cuas.tracking.imm import imm_predict_batch, imm_update_batch
@@ -22,10 +22,11 @@ from cuas.tracking.measurement import (
     BEARING_AZ_EL,
     BEARING_ONLY,
     MEASUREMENT_DIM,
+    POSITION,
     RANGE_AZ_EL,
     RANGE_AZ_EL_RATE,
     MeasurementBatch,
-    measurement_cost,
+    measurement_cost_pairs,
     polar_to_enu,
 )
 from cuas.tracking.triangulation import BearingPool, best_crossing
@@ -36,6 +37,8 @@ IMM_MODES = ("cv", "turn_left", "turn_right")
 # Cost of a forbidden pair: far above any sum of gated d2, so the assignment first maximises
 # the number of gated pairs, then minimises their total d2.
 _FORBIDDEN_COST = 1e9
+# Below this many track x detection pairs, a dense distance matrix beats building a k-d tree.
+_BRUTE_FORCE_PAIRS = 40_000
 # Per-track buffers, indexed by row; rows [0, n) are live, in increasing track id order.
 _BUFFERS = (
     "_x",
@@ -110,6 +113,52 @@ class ScanResult:
 
 def _popcount(w: np.ndarray, nbits: int) -> np.ndarray:
     return sum((w >> b) & 1 for b in range(nbits))
+
+
+@numba.njit(cache=True)
+def pairs_within(
+    xp: np.ndarray, radius_m: np.ndarray, zp: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """All (track i, detection j) with |xp[i] - zp[j]| <= radius_m[i], by brute force."""
+    nt, nd = xp.shape[0], zp.shape[0]
+    ti = np.empty(nt * nd, np.int64)
+    dj = np.empty(nt * nd, np.int64)
+    n = 0
+    for i in range(nt):
+        r2 = radius_m[i] * radius_m[i]
+        for j in range(nd):
+            d0 = xp[i, 0] - zp[j, 0]
+            d1 = xp[i, 1] - zp[j, 1]
+            d2 = xp[i, 2] - zp[j, 2]
+            if d0 * d0 + d1 * d1 + d2 * d2 <= r2:
+                ti[n] = i
+                dj[n] = j
+                n += 1
+    return ti[:n], dj[:n]
+
+
+@numba.njit(cache=True)
+def cluster_pairs(ti: np.ndarray, dj: np.ndarray, n_tracks: int, n_dets: int) -> np.ndarray:
+    """Connected component of each (track ti[p], detection dj[p]) edge of the gate graph.
+
+    Union-find over nodes [tracks..., detections...]; labels are root node indices.
+    """
+    parent = np.arange(n_tracks + n_dets)
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for p in range(ti.shape[0]):
+        a, b = find(ti[p]), find(n_tracks + dj[p])
+        if a != b:
+            parent[b] = a
+    out = np.empty(ti.shape[0], np.int64)
+    for p in range(ti.shape[0]):
+        out[p] = find(ti[p])
+    return out
 
 
 class Tracker:
@@ -308,6 +357,13 @@ class Tracker:
         self.counters["tracks_deleted"] += len(views)
         return views
 
+    def estimates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Live tracks as arrays, without building views: ids (n,), status names (n,) and
+        combined states x (n, 6) at each track's own time. For scoring and benchmarks."""
+        n = self._n
+        names = np.array(_STATUS_NAMES)[self._status[:n]]
+        return self._id[:n].copy(), names, self._x[:n].copy()
+
     def tracks(self, t_unix: float | None = None) -> list[TrackView]:
         """Views of the live tracks, predicted to t_unix (never backwards) when given."""
         n = self._n
@@ -385,47 +441,96 @@ class Tracker:
         """Track row for each detection of det_idx (-1: none) by gated global nearest neighbour.
 
         Keyed detections reaching here carry a key no live track holds, so any keyed track is
-        forbidden to them.
+        forbidden to them. Established tracks choose first and tentative ones (often clutter)
+        take what is left, so a clutter track never steals a confirmed target's detection.
+        Only pre-gated pairs are costed, and each stage is solved per connected cluster of
+        the gate graph, so cost grows about linearly with targets.
         """
-        d2 = measurement_cost(
-            self._x[track_rows],
-            self._P[track_rows],
-            codes[det_idx],
-            z[det_idx],
-            R[det_idx],
-            sensor,
-            rot,
-        )
-        gate = self._gates[MEASUREMENT_DIM[codes[det_idx]] - 1]
-        track_keyed = np.array([key is not None for key in self._key[track_rows]], bool)
-        allowed = (d2 <= gate[None, :]) & ~(track_keyed[:, None] & det_keyed[None, :])
         out = np.full(det_idx.size, -1, np.int64)
-        ti, dj = np.nonzero(allowed)
+        ti, dj = self._candidate_pairs(track_rows, det_idx, codes, z, R)
         if ti.size == 0:
             return out
-        # Connected components of the bipartite gate graph: nodes [tracks..., detections...].
-        nt, nd = allowed.shape
-        graph = coo_matrix((np.ones(ti.size), (ti, nt + dj)), shape=(nt + nd, nt + nd))
-        _, label = connected_components(graph, directed=False)
-        edge_label = label[ti]
+        d2 = measurement_cost_pairs(
+            self._x[track_rows], self._P[track_rows], codes[det_idx], z[det_idx],
+            R[det_idx], sensor, rot, ti, dj,
+        )  # fmt: skip
+        gate = self._gates[MEASUREMENT_DIM[codes[det_idx]] - 1]
+        track_keyed = np.array([key is not None for key in self._key[track_rows]], bool)
+        ok = (d2 <= gate[dj]) & ~(track_keyed[ti] & det_keyed[dj])
+        tentative = (self._status[track_rows] == TENTATIVE)[ti]
+        for stage in (ok & ~tentative, ok & tentative):
+            stage &= out[dj] < 0  # detections the first stage took are gone
+            if stage.any():
+                self._assign(track_rows, ti[stage], dj[stage], d2[stage], out)
+        return out
+
+    @staticmethod
+    def _assign(
+        track_rows: np.ndarray, ti: np.ndarray, dj: np.ndarray, d2: np.ndarray, out: np.ndarray
+    ) -> None:
+        """Optimal assignment over gated pairs, one small problem per connected cluster."""
+        edge_label = cluster_pairs(ti, dj, track_rows.size, out.size)
         single = np.bincount(edge_label)[edge_label] == 1  # one track, one detection
         out[dj[single]] = track_rows[ti[single]]
-        multi = np.unique(edge_label[~single])
-        if multi.size:
-            order = np.argsort(label, kind="stable")
-            sorted_label = label[order]
-            starts = np.searchsorted(sorted_label, multi)
-            ends = np.searchsorted(sorted_label, multi, side="right")
-            for s, e in zip(starts, ends, strict=True):
-                nodes = order[s:e]
-                tr = nodes[nodes < nt]
-                de = nodes[nodes >= nt] - nt
-                block = np.ix_(tr, de)
-                cost = np.where(allowed[block], d2[block], _FORBIDDEN_COST)
-                r, c = linear_sum_assignment(cost)
-                ok = allowed[block][r, c]
-                out[de[c[ok]]] = track_rows[tr[r[ok]]]
-        return out
+        multi = ~single
+        if not multi.any():
+            return
+        order = np.argsort(edge_label[multi], kind="stable")
+        m_ti, m_dj, m_d2 = ti[multi][order], dj[multi][order], d2[multi][order]
+        bounds = np.flatnonzero(np.diff(edge_label[multi][order])) + 1
+        for e_ti, e_dj, e_d2 in zip(
+            np.split(m_ti, bounds), np.split(m_dj, bounds), np.split(m_d2, bounds), strict=True
+        ):
+            tr, r_idx = np.unique(e_ti, return_inverse=True)
+            de, c_idx = np.unique(e_dj, return_inverse=True)
+            cost = np.full((tr.size, de.size), _FORBIDDEN_COST)
+            cost[r_idx, c_idx] = e_d2
+            r, c = linear_sum_assignment(cost)
+            assigned = cost[r, c] < _FORBIDDEN_COST
+            out[de[c[assigned]]] = track_rows[tr[r[assigned]]]
+
+    def _candidate_pairs(
+        self,
+        track_rows: np.ndarray,
+        det_idx: np.ndarray,
+        codes: np.ndarray,
+        z: np.ndarray,
+        R: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(track, detection) index pairs that may pass the gate, as positions into the args.
+
+        Position detections are pre-gated in space: d2 <= g implies |y|^2 <= g * trace(S),
+        so a k-d tree ball of that radius around each track keeps every pair that can pass.
+        Radar and bearing detections are paired with every track (they are few per scan).
+        """
+        nt = track_rows.size
+        is_pos = codes[det_idx] == POSITION
+        pos = np.flatnonzero(is_pos)
+        parts_t: list[np.ndarray] = []
+        parts_d: list[np.ndarray] = []
+        if pos.size:
+            r_var = np.trace(R[det_idx[pos], :3, :3], axis1=1, axis2=2).max()
+            p_var = np.trace(self._P[track_rows, :3, :3], axis1=1, axis2=2)
+            radius = np.sqrt(self._gates[2] * (p_var + r_var))  # m
+            zp = z[det_idx[pos], :3]
+            xp = self._x[track_rows, :3]
+            if nt * pos.size <= _BRUTE_FORCE_PAIRS:
+                ti, dj = pairs_within(xp, radius, zp)
+                parts_t.append(ti)
+                parts_d.append(pos[dj])
+            else:
+                hits = cKDTree(zp).query_ball_point(xp, radius)
+                counts = np.fromiter((len(h) for h in hits), np.int64, nt)
+                if counts.sum():
+                    parts_t.append(np.repeat(np.arange(nt), counts))
+                    parts_d.append(pos[np.concatenate(hits).astype(np.int64)])
+        other = np.flatnonzero(~is_pos)
+        if other.size:
+            parts_t.append(np.repeat(np.arange(nt), other.size))
+            parts_d.append(np.tile(other, nt))
+        if not parts_t:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.concatenate(parts_t), np.concatenate(parts_d)
 
     def _start_from_plots(
         self,
