@@ -261,13 +261,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from cuas.driver.service import validate_sensors
-    from cuas.keys import client_keys, server_keys
+    from cuas.supervisor import validate_deployment
 
     config = load_config(args.config)
-    validate_sensors(config)
-    server_keys(config.bus, config.base_dir)
-    client_keys(config.bus, config.base_dir)
+    validate_deployment(config)
     zones = sum(len(s.zones) for s in config.sites)
     print(
         f"{args.config}: OK ({len(config.sites)} sites, {zones} zones, "

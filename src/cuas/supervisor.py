@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from cuas.config import ConfigError, DeploymentConfig, load_config
 from cuas.driver.service import validate_sensors
+from cuas.keys import client_keys, server_keys
 
 log = logging.getLogger("cuas")
 
@@ -102,6 +103,13 @@ def _check_free(endpoint_host: str, port: int, what: str) -> None:
             ) from None
 
 
+def validate_deployment(config: DeploymentConfig) -> None:
+    """Everything the children would trip over later: drivers, sources, key files."""
+    validate_sensors(config)
+    server_keys(config.bus, config.base_dir)
+    client_keys(config.bus, config.base_dir)
+
+
 def check_ports(config: DeploymentConfig) -> None:
     _check_free(config.api.host, config.api.port, "api.port")
     for key in ("ingest", "output"):
@@ -115,7 +123,7 @@ def run(config_path: Path, record_path: str | None = None, api_port: int | None 
     if api_port is not None:
         config.api.port = api_port
     setup_logging(config.service.log_level)
-    validate_sensors(config)  # a bad sensor must stop us here, not loop a child's restarts
+    validate_deployment(config)  # a bad sensor or key must stop us here, not loop restarts
     check_ports(config)
     ctx = mp.get_context("spawn")
     parts = [_Part("engine"), _Part("drivers"), _Part("api")]
