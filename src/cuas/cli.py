@@ -260,6 +260,21 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_capture(args: argparse.Namespace) -> int:
+    from cuas_drivers.remoteid import CaptureError, capture_to_replay
+
+    try:
+        count = capture_to_replay(args.capture, args.out, args.sensor)
+    except (CaptureError, OSError) as exc:
+        print(f"cuas: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {count} Remote ID frames for sensor {args.sensor!r} (driver odid_frames) "
+        f"to {args.out}"
+    )
+    return 0 if count else 1
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from cuas.supervisor import validate_deployment
 
@@ -329,6 +344,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("dir", type=Path)
     create.add_argument("--name", required=True, help="e.g. engine, or the driver box's name")
     create.set_defaults(func=cmd_keys)
+
+    capture = sub.add_parser(
+        "import-capture",
+        help="turn a Wi-Fi/Bluetooth pcap or pcapng into a replay file of Remote ID frames",
+    )
+    capture.add_argument("capture", type=Path)
+    capture.add_argument("-o", "--out", type=Path, required=True)
+    capture.add_argument("--sensor", default="rid-pcap", help="sensor id in the replay file")
+    capture.set_defaults(func=cmd_import_capture)
 
     check = sub.add_parser("check", help="validate a deployment config without starting")
     check.add_argument("--config", type=Path, required=True)

@@ -126,3 +126,32 @@ def test_record_captures_live_input_that_replays_to_the_same_detections(tmp_path
     live_dets = [d for i, f in enumerate(frames) for d in live(1000.0 + i, f)]
     replayed = [d for i, r in enumerate(recorded) for d in again(1000.0 + i, r.data)]
     assert len(replayed) > 20 and replayed == live_dets
+
+
+def test_import_capture_makes_a_replay_that_tracks_the_drone(tmp_path, shared_data):
+    out = tmp_path / "wifi.jsonl"
+    made = cuas(
+        "import-capture", str(shared_data / "remoteid" / "odid_wifi_sample.pcap"), "-o", str(out)
+    )
+    assert made.returncode == 0, made.stderr
+    assert "42 Remote ID frames" in made.stdout
+    report = json.loads(cuas("replay", str(out)).stdout)
+    assert report["malformed_frames"] == 0 and report["detections"] == 31
+    assert report["confirmed_tracks"] == 1
+
+
+def test_replay_refuses_a_config_whose_sensor_has_another_driver(tmp_path, shared_data):
+    out = tmp_path / "wifi.jsonl"
+    cuas(
+        "import-capture",
+        str(shared_data / "remoteid" / "odid_wifi_sample.pcap"),
+        "-o",
+        str(out),
+        "--sensor",
+        "rid-1",
+    )  # the demo config's rid-1 is a dragonsync sensor
+    result = cuas("replay", str(out))
+    assert result.returncode == 2
+    assert (
+        "recorded with driver 'odid_frames'" in result.stderr and "Traceback" not in result.stderr
+    )

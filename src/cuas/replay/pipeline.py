@@ -64,6 +64,13 @@ def _decoders(config: DeploymentConfig, reader: ReplayReader) -> dict[str, Frame
     decoders = {}
     for sensor_id, meta in reader.header.sensors.items():
         sensor = configured.get(sensor_id)
+        recorded_driver = meta.get("driver")
+        if sensor is not None and recorded_driver and recorded_driver != sensor.driver:
+            raise ConfigError(
+                f"{reader.path}: sensor {sensor_id!r} was recorded with driver "
+                f"{recorded_driver!r}, but the config's sensor of that id uses "
+                f"{sensor.driver!r}; pass a --config whose sensors match the recording"
+            )
         if sensor is None:
             driver = meta.get("driver")
             if not driver:
