@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,9 +48,17 @@ class RunResult:
         )
 
 
-def run_cuas(scene: Scene, motion_model: str = "imm") -> RunResult:
+def run_cuas(
+    scene: Scene, motion_model: str = "imm", association: Literal["gnn", "jpda"] = "gnn"
+) -> RunResult:
+    """cuas's tracker on the scene; JPDA is told the scene's true pd and clutter density."""
+    sc = scene.config
+    volume_m3 = (2.0 * sc.area_half_width_m) ** 2 * sc.ceiling_m
     cfg = TrackerConfig(
         motion_model=motion_model,
+        association=association,
+        jpda_pd=sc.pd,
+        jpda_clutter_density=max(sc.clutter_per_scan, 1e-3) / volume_m3,  # must be > 0
         accel_std_mps2=ACCEL_STD_MPS2,
         gate_probability=GATE_PROBABILITY,
         confirm_hits=3,
@@ -59,7 +68,7 @@ def run_cuas(scene: Scene, motion_model: str = "imm") -> RunResult:
         tentative_delete_after_s=DELETE_AFTER_S,
     )
     tracker = Tracker(cfg)
-    out = RunResult(f"cuas-{motion_model}")
+    out = RunResult(f"cuas-{motion_model}" + ("-jpda" if association == "jpda" else ""))
     R1 = scene.measurement_cov_m2
     for scan in scene.scans:
         k = len(scan.z_enu_m)

@@ -1,4 +1,4 @@
-"""Multi-target tracker: identity-first association, gated GNN, M-of-N confirmation.
+"""Multi-target tracker: identity-first association, gated GNN or JPDA, M-of-N confirmation.
 
 The fusion engine needs one stable track id per physical drone out of many asynchronous
 sensors. Track state lives in struct-of-arrays buffers so the IMM kernels of
@@ -10,6 +10,7 @@ bookkeeping. Positions are local ENU in metres, velocities m/s, times Unix secon
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numba
 import numpy as np
@@ -18,6 +19,7 @@ from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 from cuas.tracking.imm import imm_predict_batch, imm_update_batch
+from cuas.tracking.jpda import association_probabilities, pair_log_likelihoods, pda_update_batch
 from cuas.tracking.measurement import (
     BEARING_AZ_EL,
     BEARING_ONLY,
@@ -39,6 +41,10 @@ IMM_MODES = ("cv", "turn_left", "turn_right")
 _FORBIDDEN_COST = 1e9
 # Below this many track x detection pairs, a dense distance matrix beats building a k-d tree.
 _BRUTE_FORCE_PAIRS = 40_000
+# JPDA: a detection this likely to be an established track's is used by it and cannot start
+# or feed a tentative track; a track this likely to have been detected counts a hit.
+_JPDA_USED_BETA = 0.05
+_JPDA_HIT_PROBABILITY = 0.5
 # Per-track buffers, indexed by row; rows [0, n) are live, in increasing track id order.
 _BUFFERS = (
     "_x",
@@ -78,10 +84,19 @@ class TrackerConfig:
     crossing_height_m: float = 50.0  # ENU up prior for crossings without elevation ...
     crossing_height_std_m: float = 100.0  # ... and its std
     quality_std_m: float = 20.0  # position std at which the quality score halves
+    association: Literal["gnn", "jpda"] = "gnn"  # of established tracks to position detections
+    jpda_pd: float = 0.9  # JPDA's probability that a sensor detects a target
+    jpda_clutter_density: float = 1e-9  # JPDA's false positions per m^3 per scan (1 per km^3)
 
     def __post_init__(self) -> None:
         if self.motion_model not in ("imm", "ncv"):
             raise ValueError(f"motion_model must be 'imm' or 'ncv', not {self.motion_model!r}")
+        if self.association not in ("gnn", "jpda"):
+            raise ValueError(f"association must be 'gnn' or 'jpda', not {self.association!r}")
+        if not 0.0 < self.jpda_pd <= 1.0:
+            raise ValueError("jpda_pd must be in (0, 1]")
+        if not self.jpda_clutter_density > 0.0:
+            raise ValueError("jpda_clutter_density must be > 0 (false detections per m^3)")
         if not 0.0 < self.gate_probability < 1.0:
             raise ValueError("gate_probability must be in (0, 1)")
         # The window is an int64 bit mask, newest opportunity in bit 0.
@@ -106,7 +121,8 @@ class TrackView:
 
 @dataclass
 class ScanResult:
-    # (k,) int64: track each detection updated or started; -1 if late or a pooled bearing
+    # (k,) int64: track each detection updated (under JPDA: the likeliest of those it updated)
+    # or started; -1 if late or a pooled bearing
     track_ids: np.ndarray
     late: bool  # whole scan rejected as too old
 
@@ -177,6 +193,7 @@ class Tracker:
                 "bearings_pooled",
                 "bearings_expired",
                 "crossings",
+                "jpda_fallback",  # JPDA clusters too large to enumerate, associated by GNN
             ),
             0,
         )
@@ -293,12 +310,14 @@ class Tracker:
         taken = np.zeros(n_before, bool)
         taken[rows[rows >= 0]] = True
         free_tracks = np.flatnonzero(~taken)
+        soft = np.zeros(k, bool)  # detections JPDA already applied
+        jpda_hits = np.empty(0, np.int64)  # track rows JPDA counts as detected
         if free_dets.size and free_tracks.size:
             keyed = np.array([key is not None for key in identity_keys], bool)
-            rows[free_dets] = self._gnn(
+            rows[free_dets], soft[free_dets], jpda_hits = self._associate(
                 free_tracks, free_dets, codes, z, R, sensor, rot, keyed[free_dets]
             )
-        self._update(rows, np.flatnonzero(rows >= 0), codes, z, R, sensor, rot)
+        self._update(rows, np.flatnonzero((rows >= 0) & ~soft), codes, z, R, sensor, rot)
         for key, j in new_keys.items():
             if rows[j] >= 0:
                 self._key[rows[j]] = key
@@ -317,7 +336,8 @@ class Tracker:
             else:  # a repeated bearing whose first is still waiting to be crossed
                 self._pool_bearing(t_unix, col, j, codes, z, R, sensor, rot, identity_keys)
 
-        self._record_hits(t_unix, col, rows[rows >= 0], seen_before)
+        hit_rows = np.concatenate([rows[(rows >= 0) & ~soft], jpda_hits])
+        self._record_hits(t_unix, col, hit_rows, seen_before)
         return ScanResult(np.where(rows >= 0, self._id[np.maximum(rows, 0)], -1), late=False)
 
     def advance(self, t_unix: float) -> list[TrackView]:
@@ -427,7 +447,7 @@ class Tracker:
             rot,
         )
 
-    def _gnn(
+    def _associate(
         self,
         track_rows: np.ndarray,
         det_idx: np.ndarray,
@@ -437,8 +457,10 @@ class Tracker:
         sensor: np.ndarray,
         rot: np.ndarray,
         det_keyed: np.ndarray,
-    ) -> np.ndarray:
-        """Track row for each detection of det_idx (-1: none) by gated global nearest neighbour.
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Track row for each detection of det_idx (-1: none) by gated global nearest neighbour,
+        or JPDA for established tracks; also which detections JPDA already applied, and the
+        track rows JPDA counts as detected.
 
         Keyed detections reaching here carry a key no live track holds, so any keyed track is
         forbidden to them. Established tracks choose first and tentative ones (often clutter)
@@ -447,9 +469,11 @@ class Tracker:
         the gate graph, so cost grows about linearly with targets.
         """
         out = np.full(det_idx.size, -1, np.int64)
+        soft = np.zeros(det_idx.size, bool)
+        jpda_hits = np.empty(0, np.int64)
         ti, dj = self._candidate_pairs(track_rows, det_idx, codes, z, R)
         if ti.size == 0:
-            return out
+            return out, soft, jpda_hits
         d2 = measurement_cost_pairs(
             self._x[track_rows], self._P[track_rows], codes[det_idx], z[det_idx],
             R[det_idx], sensor, rot, ti, dj,
@@ -458,11 +482,69 @@ class Tracker:
         track_keyed = np.array([key is not None for key in self._key[track_rows]], bool)
         ok = (d2 <= gate[dj]) & ~(track_keyed[ti] & det_keyed[dj])
         tentative = (self._status[track_rows] == TENTATIVE)[ti]
-        for stage in (ok & ~tentative, ok & tentative):
+        established = ok & ~tentative
+        if self.config.association == "jpda":
+            jp = established & (codes[det_idx[dj]] == POSITION) & ~det_keyed[dj]
+            if jp.any():
+                jpda_hits, unsolved = self._jpda(
+                    track_rows, det_idx, ti[jp], dj[jp], z, R, out, soft
+                )
+                established[np.flatnonzero(jp)[~unsolved]] = False
+        for stage in (established, ok & tentative):
             stage &= out[dj] < 0  # detections the first stage took are gone
             if stage.any():
                 self._assign(track_rows, ti[stage], dj[stage], d2[stage], out)
-        return out
+        return out, soft, jpda_hits
+
+    def _jpda(
+        self,
+        track_rows: np.ndarray,
+        det_idx: np.ndarray,
+        ti: np.ndarray,
+        dj: np.ndarray,
+        z: np.ndarray,
+        R: np.ndarray,
+        out: np.ndarray,
+        soft: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """JPDA update of established tracks by gated position detections, per cluster.
+
+        Positions only: their likelihoods are densities per m^3, comparable with one clutter
+        density per m^3 whatever the sensor. Radar plots and bearings have likelihoods per
+        m rad^2, per rad and so on, which would need a clutter density per model and sensor
+        (and they are few per scan), so they keep GNN. Sets out (the likeliest track, where
+        some track's beta reaches _JPDA_USED_BETA) and soft for the detections used. Returns
+        the rows counted as detected, and which edges lie in clusters too large to enumerate
+        (left to GNN).
+        """
+        cfg = self.config
+        rows, dets = track_rows[ti], det_idx[dj]
+        log_lik = pair_log_likelihoods(self._x, self._P, z, R, rows, dets)
+        marg = association_probabilities(
+            log_lik,
+            ti,
+            dj,
+            cluster_pairs(ti, dj, track_rows.size, det_idx.size),
+            track_rows.size,
+            cfg.jpda_pd,
+            cfg.gate_probability,
+            cfg.jpda_clutter_density,
+        )
+        self.counters["jpda_fallback"] += marg.n_unsolved
+        s = np.flatnonzero(marg.solved)
+        s = s[np.argsort(ti[s], kind="stable")]  # edges grouped by track
+        tracks, first = np.unique(ti[s], return_index=True)
+        pda_update_batch(
+            self._xm, self._Pm, self._mu, self._x, self._P, track_rows[tracks],
+            np.r_[first, s.size].astype(np.int64), dets[s], marg.beta[s],
+            marg.beta_miss[tracks], log_lik[s], z, R,
+        )  # fmt: skip
+        used = s[marg.beta[s] >= _JPDA_USED_BETA]
+        used = used[np.argsort(marg.beta[used], kind="stable")]  # the largest beta writes last
+        out[dj[used]] = rows[used]
+        soft[dj[used]] = True
+        detected = 1.0 - marg.beta_miss[tracks] >= _JPDA_HIT_PROBABILITY
+        return track_rows[tracks[detected]], ~marg.solved
 
     @staticmethod
     def _assign(
