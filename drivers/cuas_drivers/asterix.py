@@ -5,8 +5,9 @@ other categories (CAT034 sector messages, CAT065 SDPS status, ...) are counted a
 Each record becomes one detection; how the units map:
 
     CAT048 I040 RHO (1/256 NM) -> range_m (x 1852), THETA (360/2^16 deg) -> azimuth_rad,
-           RANGE_AZ_EL relative to the sensor; elevation_rad from I090 flight level when the
-           sensor position (with altitude) is declared, by the spherical-earth triangle
+           RANGE_AZ_EL relative to the sensor; elevation_rad from the I110 3-D height (25 ft),
+           else the I090 flight level, when the sensor position (with altitude) is declared,
+           by the spherical-earth triangle
            sin(el) = ((R + h_t)^2 - (R + h_s)^2 - r^2) / (2 r (R + h_s)), else None
     CAT048 I200 GSP (2^-14 NM/s), HDG (360/2^16 deg) -> velocity_enu_mps (gs sin, gs cos, 0)
     CAT062 I105 LAT/LON (180/2^25 deg) -> POSITION; alt_m from I130 (6.25 ft) when I080 MRH
@@ -195,7 +196,12 @@ class AsterixDriver(Driver):
         return (azimuth_rad + math.radians(self.options.north_offset_deg)) % (2 * math.pi)
 
     def _polar(
-        self, range_m: float, azimuth_rad: float, altitude_m: float | None, common: dict
+        self,
+        range_m: float,
+        azimuth_rad: float,
+        altitude_m: float | None,
+        common: dict,
+        altitude_std_m: float | None = None,
     ) -> Detection:
         noise = self.sensor.noise
         elevation = elevation_var = None
@@ -205,7 +211,7 @@ class AsterixDriver(Driver):
             if elevation is None:
                 common["flags"].append("height_inconsistent_with_range")
             else:
-                std = self.options.pressure_altitude_std_m / (
+                std = (altitude_std_m or self.options.pressure_altitude_std_m) / (
                     range_m * max(math.cos(elevation), 0.1)
                 )
                 elevation_var = std * std
@@ -261,6 +267,11 @@ class AsterixDriver(Driver):
             hdg = self._azimuth(plot.heading_rad)
             gs = plot.ground_speed_mps
             common["velocity_enu_mps"] = (gs * math.sin(hdg), gs * math.cos(hdg), 0.0)
+        if plot.height_3d_m is not None:  # a 3-D radar's own height beats a Mode C level
+            return self._polar(
+                plot.range_m, plot.azimuth_rad, plot.height_3d_m, common,
+                self.options.geometric_altitude_std_m,
+            )  # fmt: skip
         return self._polar(plot.range_m, plot.azimuth_rad, plot.pressure_altitude_m, common)
 
     def _from_cat062(self, track: Cat062Track, t_rx_unix: float, raw: RawRef) -> Detection | None:

@@ -9,11 +9,13 @@ The items read, with their FRN in the UAP (editions 1.27-1.32), octets and scali
                                                        MI FOE/FRI(2) FX
     4    I040   4       RHO (16) | THETA (16)          1/256 NM | 360/2^16 deg, from north
     6    I090   2       V G FL(14, two's complement)   1/4 FL (FL = 100 ft, pressure altitude)
+    7    I130   1+      radar plot characteristics     (skipped)
     8    I220   3       Mode S address                 24 bits
     11   I161   2       spare(4) TRN(12)               track number
     13   I200   4       GSP (16) | HDG (16)            2^-14 NM/s | 360/2^16 deg
     14   I170   1+      CNF RAD(2) DOU MAH CDM(2) FX   track status; ext. 1: TRE GHO SUP TCC
                                                        spare(3) FX
+    20   I110   2       spare(2) 3DH(14, two's compl.) 25 ft, height of a 3-D radar (MSL)
 
 FSPEC of the shared sample ``fd f7 02``: octet 1 = FRN 1-6 (FRN 7, I130, absent; FX set),
 octet 2 = FRN 8-14 but 12 (I042; FX set), octet 3 = FRN 21 (I230). Items of other FRNs are
@@ -41,6 +43,7 @@ class Cat048Plot:
     range_m: float | None  # I040 RHO, slant range
     azimuth_rad: float | None  # I040 THETA, clockwise from north
     pressure_altitude_m: float | None  # I090 FL, only when validated and not garbled
+    height_3d_m: float | None  # I110, measured by a 3-D radar (above mean sea level)
     track_number: int | None  # I161
     icao24: str | None  # I220, lower-case hex
     ground_speed_mps: float | None  # I200 GSP
@@ -78,6 +81,7 @@ def _plot(rec: object) -> Cat048Plot:
             altitude_m = None if fl is None else fl * FL_M
 
     address = uint(item(rec, "220"))
+    height_ft = quantity(item(rec, "110"), "3DH")
 
     i200 = item(rec, "200")
     gsp_nm_s, hdg_deg = quantity(i200, "GSP"), quantity(i200, "HDG")
@@ -96,6 +100,7 @@ def _plot(rec: object) -> Cat048Plot:
         range_m=None if rho_nm is None else rho_nm * NM_M,
         azimuth_rad=None if theta_deg is None else math.radians(theta_deg),
         pressure_altitude_m=altitude_m,
+        height_3d_m=None if height_ft is None else height_ft * FT_M,
         track_number=uint(sub(item(rec, "161"), "TRN")),
         icao24=None if address is None else f"{address:06x}",
         ground_speed_mps=None if gsp_nm_s is None else gsp_nm_s * NM_M,

@@ -288,6 +288,109 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from cuas.sim.scenario import load_scenario
+    from cuas.sim.simulate import simulate
+
+    if args.seed is not None and args.seed < 0:
+        raise ConfigError(f"--seed {args.seed}: must be 0 or more")
+    scenario = load_scenario(args.scenario)
+    wall0 = time.monotonic()
+    shown = {"percent": -1}
+
+    def progress(done: float) -> None:
+        percent = int(done * 100)
+        # on a terminal, and only for runs long enough to wonder about
+        if sys.stderr.isatty() and time.monotonic() - wall0 > 1.0 and percent > shown["percent"]:
+            shown["percent"] = percent
+            print(f"\rsimulating: {percent:3d}%", end="", file=sys.stderr, flush=True)
+
+    summary = simulate(scenario, args.out, seed=args.seed, progress=progress)
+    if shown["percent"] >= 0:
+        print(file=sys.stderr)
+    for line in summary.lines():
+        print(line)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} kB)")
+    return 0
+
+
+def _utc(t_unix: float | None) -> str:
+    if t_unix is None:
+        return "-"
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_unix))
+
+
+def cmd_apikey(args: argparse.Namespace) -> int:
+    from cuas.api.auth import ApiKeyError, ApiKeyStore, Role
+    from cuas.engine.service import store_path
+
+    config = load_config(args.config or default_config())
+    keys = ApiKeyStore(store_path(config))
+    try:
+        if args.action == "create":
+            key, secret = keys.create(args.name, Role(args.role))
+            print(
+                f"API key {key.key_id} for {key.name!r}, role {key.role.value}. It is shown only "
+                "now and stored only as a hash: keep it safe, revoke it if it leaks.",
+                file=sys.stderr,
+            )
+            print(secret)
+        elif args.action == "list":
+            print(f"{'id':>4}  {'name':<24} {'role':<8}  {'created':<20}  {'last used':<20}  state")
+            for k in keys.list_keys():
+                state = (
+                    "active" if k.revoked_t_unix is None else f"revoked {_utc(k.revoked_t_unix)}"
+                )
+                print(
+                    f"{k.key_id:>4}  {k.name:<24} {k.role.value:<8}  {_utc(k.created_t_unix):<20}"
+                    f"  {_utc(k.last_used_t_unix):<20}  {state}"
+                )
+        else:
+            key = keys.revoke(args.key)
+            print(f"revoked API key {key.key_id} ({key.name!r}, {key.role.value})")
+    except ApiKeyError as exc:
+        print(f"cuas apikey: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        keys.close()
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from cuas.score.metrics import ScoreError
+    from cuas.score.report import build_report, format_table, write_plots
+
+    config = load_config(args.config or default_config())
+    params = {"c_m": args.cutoff_m, "p": args.order, "approach_m": args.approach_m}
+    try:
+        report = build_report(
+            config,
+            args.replay,
+            tracks_file=args.tracks,
+            progress_label=f"replaying {args.replay.name}" if sys.stderr.isatty() else None,
+            **{k: v for k, v in params.items() if v is not None},
+        )
+        plots = write_plots(report, args.plots) if args.plots else []
+    except ScoreError as exc:
+        print(f"cuas score: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report.as_dict(), indent=2) if args.json else format_table(report))
+    for path in plots:
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from cuas.score.bench import run_bench
+
+    scenarios = args.scenarios or REPO_ROOT / "replay_data" / "scenarios"
+    if args.scenarios is not None and not scenarios.is_dir():
+        print(f"cuas bench: {scenarios}: no such folder of scenarios", file=sys.stderr)
+        return 2
+    demo = REPO_ROOT / "replay_data" / "demo.jsonl.gz"
+    return run_bench(scenarios if scenarios.is_dir() else None, demo, default_config(), args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cuas", description="Counter-drone sensor fusion and alerting (passive)."
@@ -357,6 +460,67 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a deployment config without starting")
     check.add_argument("--config", type=Path, required=True)
     check.set_defaults(func=cmd_check)
+
+    simulate = sub.add_parser(
+        "simulate", help="write a scenario's sensor frames and ground truth to a replay file"
+    )
+    simulate.add_argument("scenario", type=Path, help="scenario TOML")
+    simulate.add_argument("-o", "--out", type=Path, required=True, help="replay file (.gz: gzip)")
+    simulate.add_argument("--seed", type=int, help="override the scenario's seed")
+    simulate.set_defaults(func=cmd_simulate)
+
+    apikey = sub.add_parser("apikey", help="API keys and their roles (viewer, operator, admin)")
+    apikey_sub = apikey.add_subparsers(dest="action", required=True)
+    akcreate = apikey_sub.add_parser("create", help="make a key and print it, once")
+    akcreate.add_argument("--name", required=True, help="who or what uses it, e.g. anna")
+    akcreate.add_argument(
+        "--role",
+        required=True,
+        choices=["viewer", "operator", "admin"],
+        help="viewer reads; operator also acknowledges; admin may do everything",
+    )
+    aklist = apikey_sub.add_parser("list", help="every key: id, name, role, use, revocation")
+    akrevoke = apikey_sub.add_parser("revoke", help="stop a key working, at once")
+    akrevoke.add_argument("key", help="the key's id or name (see `cuas apikey list`)")
+    for command in (akcreate, aklist, akrevoke):
+        command.add_argument(
+            "--config", type=Path, help="deployment TOML (its data_dir holds the keys)"
+        )
+        command.set_defaults(func=cmd_apikey)
+
+    score = sub.add_parser(
+        "score", help="score a replay's tracks and alerts against its ground truth"
+    )
+    score.add_argument("--replay", type=Path, required=True, help="a replay file with truth")
+    score.add_argument(
+        "--config", type=Path, help="deployment TOML: site, zones, sensors (default: the demo)"
+    )
+    score.add_argument(
+        "--tracks", type=Path, help="score this `cuas replay --out` file instead of running"
+    )
+    score.add_argument("--json", action="store_true", help="print the report as JSON")
+    score.add_argument(
+        "--plots", type=Path, metavar="DIR", help="write tracks_enu.png and gospa.png here"
+    )
+    score.add_argument(
+        "-c", "--cutoff-m", type=float, metavar="C", help="GOSPA/OSPA cut-off c, m (default 50)"
+    )
+    score.add_argument("-p", "--order", type=float, metavar="P", help="GOSPA/OSPA order p (1)")
+    score.add_argument(
+        "--approach-m",
+        type=float,
+        help="an alert on an object this near its zone is not false (default 100)",
+    )
+    score.set_defaults(func=cmd_score)
+
+    bench = sub.add_parser("bench", help="score every scenario: accuracy, alerts, speed")
+    bench.add_argument(
+        "--scenarios", type=Path, help="folder of scenarios (default: replay_data/scenarios)"
+    )
+    bench.add_argument(
+        "--out", type=Path, metavar="RESULTS.md", help="write the tables as its '## bench' section"
+    )
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

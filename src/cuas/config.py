@@ -7,6 +7,7 @@ Relative paths in the file (data_dir, replay sources) are relative to the file i
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -15,12 +16,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from cuas.schema import GeoPoint, Site
+from cuas.alerting.friends import FriendSpec
+from cuas.schema import AlertState, GeoPoint, ObjectClass, Site, ZoneLevel
 
 
 class ConfigError(ValueError):
@@ -47,6 +50,30 @@ class ServiceConfig(_Section):
 class ApiConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    require_key_on_loopback: bool = Field(
+        False, description="ask for API keys even on a loopback host (always on elsewhere)"
+    )
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1024, le=16 * 1024 * 1024, description="larger request bodies get 413"
+    )
+    stream_heartbeat_s: float = Field(
+        15.0, gt=0, le=300, description="SSE comment sent when nothing else was for this long"
+    )
+
+    @property
+    def keys_required(self) -> bool:
+        """Keys are needed unless the API listens on loopback only and the config allows it."""
+        return self.require_key_on_loopback or not is_loopback_host(self.host)
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and "localhost"; a name or wildcard address is not loopback."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class BusConfig(_Section):
@@ -122,6 +149,9 @@ class TrackerSection(_Section):
     crossing_height_m: float = 50.0  # prior height of a crossing without elevations
     crossing_height_std_m: float = Field(100.0, gt=0)
     quality_std_m: float = Field(20.0, gt=0)
+    association: Literal["gnn", "jpda"] = Field(
+        "gnn", description="of established tracks to positions: jpda for dense clutter"
+    )
     publish_interval_s: float = Field(0.5, gt=0, description="how often tracks go on the bus")
     reorder_lag_s: float = Field(
         0.2, ge=0, description="hold detections this long (plus the largest sensor latency)"
@@ -129,10 +159,47 @@ class TrackerSection(_Section):
 
 
 class AlertSection(_Section):
-    clear_after_s: float = Field(5.0, ge=0, description="time outside a zone before clearing")
-    drone_classes: list[str] = Field(
-        default_factory=lambda: ["drone"], description="classes that raise zone alerts"
+    clear_after_s: float = Field(
+        5.0, ge=0, description="time outside a zone (and not predicted in) before clearing"
     )
+    drone_classes: list[str] = Field(
+        default_factory=lambda: ["drone"], description="classes that raise drone alerts"
+    )
+    breach_horizon_s: float = Field(
+        30.0, ge=0, le=600, description="time-to-breach look-ahead; 0 turns pre-alerts off"
+    )
+    breach_sigma: float = Field(
+        2.0, ge=0, le=10, description="position standard deviations added around the path"
+    )
+    presence_clear_after_s: float = Field(
+        30.0, gt=0, description="an RF presence alert clears after this long unheard"
+    )
+    presence_level: ZoneLevel = Field(ZoneLevel.WARNING, description="level of rf_presence")
+    sensor_silent_after_s: float = Field(
+        15.0, gt=0, description="no status from a sensor for this long: coverage alert"
+    )
+    coverage_level: ZoneLevel = Field(ZoneLevel.WARNING, description="level of sensor_coverage")
+    friends: list[FriendSpec] = Field(
+        default_factory=list, description="authorised IDs, loaded into the store at start"
+    )
+
+    @field_validator("drone_classes")
+    @classmethod
+    def _drone_classes(cls, value: list[str]) -> list[str]:
+        known = [c.value for c in ObjectClass]
+        for name in value:
+            if name not in known:
+                raise ValueError(f"unknown class {name!r}; choose from {', '.join(known)}")
+            if name == ObjectClass.MANNED_AIRCRAFT:
+                raise ValueError("manned_aircraft never raises drone alerts; remove it")
+        return value
+
+    @field_validator("presence_level", "coverage_level")
+    @classmethod
+    def _alert_level(cls, value: ZoneLevel) -> ZoneLevel:
+        if value is ZoneLevel.IGNORE:
+            raise ValueError("an alert's level is watch, warning or critical")
+        return value
 
 
 class SensorNoise(_Section):
@@ -166,6 +233,101 @@ class SensorConfig(_Section):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+def _alerting_level(level: ZoneLevel | None) -> ZoneLevel | None:
+    """A level filter must name an alerting level; an ignore zone raises no alert to filter."""
+    if level is ZoneLevel.IGNORE:
+        raise ValueError("must be watch, warning or critical (ignore zones raise no alerts)")
+    return level
+
+
+class WebhookConfig(_Section):
+    """One webhook subscription: where alerts (and optionally tracks, sensor status) are POSTed."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$", description="names it in logs")
+    url: str
+    secret: SecretStr | None = Field(None, description="HMAC-SHA256 key; prefer secret_env")
+    secret_env: str | None = Field(None, description="environment variable holding the key")
+    kinds: list[Literal["alert", "track", "sensor"]] = Field(
+        default_factory=lambda: ["alert"], min_length=1
+    )
+    alert_states: list[AlertState] = Field(default_factory=list, description="empty: all")
+    min_zone_level: ZoneLevel = ZoneLevel.WATCH
+    sites: list[str] = Field(default_factory=list, description="empty: every site")
+    _no_ignore = field_validator("min_zone_level")(lambda v: _alerting_level(v))
+    timeout_s: float = Field(10.0, gt=0, le=300)
+    max_concurrency: int = Field(4, ge=1, le=64, description="requests in flight to this URL")
+    min_interval_s: float = Field(
+        5.0, ge=0, description="per track or sensor; a change of status always goes out"
+    )
+    retry_initial_s: float = Field(1.0, gt=0, description="first retry delay; doubles each time")
+    retry_max_s: float = Field(300.0, gt=0)
+    max_age_s: float = Field(86_400.0, gt=0, description="an alert undelivered this long is dead")
+    track_max_age_s: float = Field(
+        60.0, gt=0, description="a track or sensor update undelivered this long is dead"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        scheme, _, rest = value.partition("://")
+        if scheme.lower() not in ("http", "https") or not rest.split("/", 1)[0]:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> WebhookConfig:
+        if (self.secret is None) == (self.secret_env is None):
+            raise ValueError(
+                "set exactly one of secret and secret_env (the name of an environment "
+                "variable holding the HMAC key, which keeps it out of the file)"
+            )
+        return self
+
+
+class CotConfig(_Section):
+    """One Cursor-on-Target destination over UDP: a TAK server input or a multicast group."""
+
+    address: str = Field("239.2.3.1", description="IPv4 address or host; ATAK SA multicast")
+    port: int = Field(6969, ge=1, le=65535)
+    ttl: int = Field(1, ge=0, le=255, description="multicast hops")
+    interface: str | None = Field(None, description="IPv4 address of the multicast interface")
+    min_interval_s: float = Field(1.0, ge=0, description="per CoT uid; status changes always go")
+    stale_s: float = Field(30.0, gt=0, description="how long TAK shows an event without update")
+    classes: list[ObjectClass] = Field(
+        default_factory=lambda: [
+            ObjectClass.DRONE,
+            ObjectClass.MANNED_AIRCRAFT,
+            ObjectClass.UNKNOWN,
+        ]
+    )
+    sites: list[str] = Field(default_factory=list, description="empty: every site")
+    alerts: bool = True
+    drone_type: str = Field("a-h-A-M-F-Q", pattern=r"^a-[a-z]-A(-[A-Za-z]+)*$")
+    uid_prefix: str = Field("cuas", pattern=r"^[A-Za-z0-9_.-]+$")
+    emergency_level: ZoneLevel | None = Field(
+        None, description="alerts at this zone level or above go out as TAK emergencies"
+    )
+
+    _no_ignore = field_validator("emergency_level")(lambda v: _alerting_level(v))
+
+
+class OutboundSection(_Section):
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    cot: list[CotConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> OutboundSection:
+        ids = [hook.id for hook in self.webhooks]
+        for i, ident in enumerate(ids):
+            if ident in ids[:i]:
+                raise ValueError(f"webhooks[{i}].id {ident!r} is used twice; ids must be unique")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhooks or self.cot)
+
+
 class DeploymentConfig(_Section):
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
@@ -174,6 +336,7 @@ class DeploymentConfig(_Section):
     alerts: AlertSection = Field(default_factory=AlertSection)
     sites: list[Site] = Field(min_length=1)
     sensors: list[SensorConfig] = Field(default_factory=list)
+    outbound: OutboundSection = Field(default_factory=OutboundSection)
 
     #: folder of the config file; relative paths inside it are resolved from here
     base_dir: Path = Path(".")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -162,44 +162,92 @@ class ZoneLevel(StrEnum):
     WATCH = "watch"
     WARNING = "warning"
     CRITICAL = "critical"
+    IGNORE = "ignore"  # tracks inside raise nothing (e.g. an own airfield); never an alert level
+
+
+class Circle(_Model):
+    lat_deg: float = Field(ge=-90, le=90)
+    lon_deg: float = Field(ge=-180, le=180)
+    radius_m: float = Field(gt=0)
 
 
 class Zone(_Model):
+    """A protected area: a polygon or a circle, with an altitude band and a level."""
+
     id: str
     name: str
     level: ZoneLevel
-    polygon: list[tuple[float, float]] = Field(min_length=3)  # (lat_deg, lon_deg) vertices
+    # exactly one of the two shapes
+    polygon: list[tuple[float, float]] | None = Field(None, min_length=3)  # (lat_deg, lon_deg)
+    circle: Circle | None = None
     floor_m: float = 0.0  # altitude band, metres above the site reference point
     ceiling_m: float = 10_000.0
 
+    @model_validator(mode="after")
+    def _one_shape(self) -> Zone:
+        if (self.polygon is None) == (self.circle is None):
+            raise ValueError(
+                "give exactly one of polygon = [[lat, lon], ...] (3 or more vertices) and "
+                "circle = {lat_deg, lon_deg, radius_m}"
+            )
+        if self.ceiling_m <= self.floor_m:
+            raise ValueError(f"ceiling_m ({self.ceiling_m:g}) must be above floor_m")
+        return self
+
 
 class Site(_Model):
+    """A protected site; several may share a deployment, each zone measured from its own site."""
+
     id: str
     name: str
-    reference: GeoPoint  # origin of the site's east-north-up frame
+    reference: GeoPoint  # origin of the site's east-north-up frame; zone heights are above it
     zones: list[Zone] = Field(default_factory=list)
 
 
 class AlertState(StrEnum):
     RAISED = "raised"
+    ESCALATED = "escalated"  # a pre-alert whose object has now entered the zone; awaits an ack
     ACKNOWLEDGED = "acknowledged"
-    CLEARED = "cleared"
+    CLEARED = "cleared"  # the engine saw the condition end (object left or lost, sensor back)
+    RESOLVED = "resolved"  # an operator closed a cleared alert
+
+
+OPEN_ALERT_STATES = (AlertState.RAISED, AlertState.ESCALATED, AlertState.ACKNOWLEDGED)
 
 
 class Alert(_Model):
+    """One alert: per object and zone (zone rules), or per emitter or sensor and site.
+
+    Rules: ``drone_in_zone``, ``time_to_breach`` (a pre-alert; it escalates to
+    ``drone_in_zone`` when the object enters), ``rf_presence``, ``sensor_coverage``.
+    The evidence fields hold what was known at the latest transition.
+    """
+
     alert_id: int
     site_id: str
-    zone_id: str
-    zone_level: ZoneLevel
-    rule: str  # e.g. "drone_in_zone"
-    object_key: str  # the track's identity key, or its track id when it has none
-    track_id: str
+    zone_id: str | None = None  # None for site-level rules (rf_presence, sensor_coverage)
+    zone_level: ZoneLevel  # the alert's level: its zone's, or the rule's configured level
+    rule: str
+    object_key: str  # track identity key or "track:T1"; emitter key; "sensor:ID"
+    track_id: str | None = None  # None when there is no track (rf_presence, sensor_coverage)
     state: AlertState
     raised_t_unix: float
     updated_t_unix: float
+    reason: str = ""  # the engine's reason for its latest transition
     acknowledged_by: str | None = None
     acknowledged_t_unix: float | None = None
     note: str | None = None
+    resolved_by: str | None = None
+    resolved_t_unix: float | None = None
+    resolution_note: str | None = None
+    object_class: ObjectClass | None = None
+    class_source: str | None = None  # e.g. "remote_id", "adsb", "rf"
+    identity: Identity = Field(default_factory=Identity)
+    pilot: GeoPoint | None = None  # the operator's position, when Remote ID gave it
+    signature: Signature | None = None  # rf_presence: what was heard
+    sensor_id: str | None = None  # rf_presence: the sensor that heard it; sensor_coverage
+    time_to_breach_s: float | None = None  # time_to_breach: predicted seconds to entry
+    breach_point: GeoPoint | None = None  # time_to_breach: predicted entry point
     track: Track | None = None  # snapshot at the latest transition
 
 

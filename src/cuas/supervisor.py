@@ -73,6 +73,10 @@ def _child(role: str, config_path: str, record_path: str | None, api_port: int |
             from cuas.driver.service import run_drivers
 
             run_drivers(config, stop, record_path)
+        elif role == "outbound":
+            from cuas.outbound.service import run_outbound
+
+            run_outbound(config, stop)
         else:
             from cuas.api.server import run_api
 
@@ -108,6 +112,10 @@ def validate_deployment(config: DeploymentConfig) -> None:
     validate_sensors(config)
     server_keys(config.bus, config.base_dir)
     client_keys(config.bus, config.base_dir)
+    if config.outbound.enabled:
+        from cuas.outbound.service import validate_outbound
+
+        validate_outbound(config)
 
 
 def check_ports(config: DeploymentConfig) -> None:
@@ -127,6 +135,8 @@ def run(config_path: Path, record_path: str | None = None, api_port: int | None 
     check_ports(config)
     ctx = mp.get_context("spawn")
     parts = [_Part("engine"), _Part("drivers"), _Part("api")]
+    if config.outbound.enabled:
+        parts.append(_Part("outbound"))
     stopping = threading.Event()
     on_stop_signals(stopping)
 

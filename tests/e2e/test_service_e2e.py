@@ -23,6 +23,33 @@ def _running(pid: int) -> bool:
         return False
 
 
+def _intruder_alerts(messages: list[dict]) -> list[dict]:
+    """Streamed alerts on the intruder that await an acknowledgement. A pre-alert may come
+    before the stream is open (at 5x speed the drone flies at 80 m/s); its escalation on
+    entry comes later. At 5x the survey drone's straight-line path may cross the perimeter
+    within the breach horizon too, so its pre-alerts are left aside."""
+    alerts = [a for m in messages if m["type"] == "alerts" for a in m["items"]]
+    return [
+        a
+        for a in alerts
+        if a["state"] in ("raised", "escalated")
+        and (a["identity"] or {}).get("rid_serial") == INTRUDER
+    ]
+
+
+def _wait_for_sensor(base: str, timeout_s: float = 10.0) -> dict:
+    """The sensor once its heartbeats show it ok with decoded and malformed frames (the
+    intruder's pre-alert may come before the first heartbeat reaches the API)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        sensor = httpx.get(f"{base}/api/v1/sensors").json()[0]
+        counters = sensor["counters"]
+        ready = counters.get("malformed", 0) >= 1 and counters.get("detections", 0) > 20
+        if (sensor["state"] == "ok" and ready) or time.monotonic() > deadline:
+            return sensor
+        time.sleep(0.2)
+
+
 async def _watch_stream(base: str, timeout_s: float) -> tuple[dict, list[dict]]:
     url = base.replace("http", "ws") + "/api/v1/stream"
     messages = []
@@ -35,8 +62,7 @@ async def _watch_stream(base: str, timeout_s: float) -> tuple[dict, list[dict]]:
             except TimeoutError:
                 continue
             messages.append(msg)
-            alerts = [a for m in messages if m["type"] == "alerts" for a in m["items"]]
-            if any(a["state"] == "raised" for a in alerts):
+            if _intruder_alerts(messages):
                 break
     return snapshot, messages
 
@@ -47,13 +73,14 @@ def test_demo_breach_reaches_http_and_websocket_and_can_be_acknowledged(service)
     assert snapshot["type"] == "snapshot"
     kinds = {m["type"] for m in messages}
     assert {"tracks", "alerts"} <= kinds, f"stream carried only {kinds}"
-    streamed = [a for m in messages if m["type"] == "alerts" for a in m["items"]]
-    alert = streamed[-1]
-    assert alert["state"] == "raised" and alert["track"]["identity"]["rid_serial"] == INTRUDER
+    alert = _intruder_alerts(messages)[-1]
+    assert alert["track"]["identity"]["rid_serial"] == INTRUDER
 
     tracks = httpx.get(f"{base}/api/v1/tracks").json()
     assert any(t["identity"]["rid_serial"] == INTRUDER for t in tracks)
-    listed = httpx.get(f"{base}/api/v1/alerts", params={"state": "raised"}).json()
+    listed = httpx.get(
+        f"{base}/api/v1/alerts", params=[("state", "raised"), ("state", "escalated")]
+    ).json()
     assert alert["alert_id"] in [a["alert_id"] for a in listed["items"]]
 
     ack = httpx.post(
@@ -62,7 +89,7 @@ def test_demo_breach_reaches_http_and_websocket_and_can_be_acknowledged(service)
     assert ack.status_code == 200 and ack.json()["state"] == "acknowledged"
 
     # malformed frames were counted by the driver and the good ones kept flowing
-    sensor = httpx.get(f"{base}/api/v1/sensors").json()[0]
+    sensor = _wait_for_sensor(base)
     assert sensor["state"] == "ok" and sensor["counters"]["malformed"] >= 1
     assert sensor["counters"]["detections"] > 20
 

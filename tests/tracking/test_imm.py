@@ -20,10 +20,10 @@ from cuas.tracking.measurement import MeasurementBatch
 H = np.hstack([np.eye(3), np.zeros((3, 3))])
 
 
-
 def _scratch(n_modes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Work arrays imm_predict needs: mixed states, mixed covariances, a 6x6 temporary."""
     return np.empty((n_modes, 6)), np.empty((n_modes, 6, 6)), np.empty((6, 6))
+
 
 def random_spd(rng: np.random.Generator, dim: int, scale: float) -> np.ndarray:
     A = rng.normal(size=(dim, dim))

@@ -1,109 +1,341 @@
-"""Alert rules v0: a confirmed drone track inside a zone raises one alert per object and zone.
+"""The alert engine: tracks, presence detections and sensor health in, alert transitions out.
 
-Life cycle: raised -> (acknowledged by an operator, through the API) -> cleared when the
-object has been outside the zone for ``clear_after_s`` (hysteresis, so an object on the
-boundary does not flap) or its track is lost. Every transition goes through the store,
-which keeps the audit rows. After a restart, open alerts are adopted again by object
-key, so a drone known by its Remote ID keeps its alert.
+Rules (``cuas.alerting.rules``):
+
+- ``drone_in_zone``: a confirmed (or coasting) track of a drone class inside a zone;
+- ``time_to_breach``: such a track predicted to enter a zone within ``[alerts]
+  breach_horizon_s``: a pre-alert with the predicted time and entry point;
+- ``rf_presence``: a presence-only RF detection of a drone class, one alert per emitter and
+  site, cleared after ``presence_clear_after_s`` without another;
+- ``sensor_coverage``: a sensor silent for ``sensor_silent_after_s``, or reporting itself
+  degraded or offline, one alert per sensor, cleared when it reports OK again.
+
+Manned aircraft never raise drone alerts, nor do objects on the friend list (their track
+ids and the matching entry are in ``friendly``). Tracks inside an ``ignore`` zone raise
+nothing at that site.
+
+Life cycle: one alert per object and zone. A pre-alert (``time_to_breach``) is the same
+alert that escalates to ``drone_in_zone`` (state ``escalated``, a new acknowledgement
+needed) when the object enters; an object that enters a higher-level zone raises that
+zone's own alert (or escalates its pre-alert), so the zone dimension stays one alert each.
+An alert clears once its condition has been gone for ``clear_after_s`` (hysteresis, so an
+object on a boundary does not flap), or at once when the track is lost or turns out to be
+a friend; an operator then resolves it. Every transition goes through the store, which
+keeps the audit rows. After a restart open alerts are adopted again by object key, so a
+drone known by its Remote ID keeps its alert.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
+from cuas.alerting.friends import FriendMatcher
+from cuas.alerting.rules import (
+    RULE_DRONE_IN_ZONE,
+    RULE_RF_PRESENCE,
+    RULE_SENSOR_COVERAGE,
+    RULE_TIME_TO_BREACH,
+    ZONE_RULES,
+    ZoneContact,
+    emitter_key,
+    object_key,
+    sensor_sites,
+    zone_contacts,
+)
 from cuas.alerting.zones import ZoneShape
-from cuas.config import AlertSection
-from cuas.schema import Alert, Track, TrackStatus
-from cuas.store.sqlite import Store
+from cuas.config import AlertSection, SensorConfig
+from cuas.geo import EnuFrame
+from cuas.schema import (
+    Alert,
+    Detection,
+    ObjectClass,
+    SensorState,
+    SensorStatus,
+    Site,
+    Track,
+    TrackStatus,
+)
+from cuas.store.lists import FriendStore
+from cuas.store.sqlite import AlertEvidence, Store
 
 log = logging.getLogger(__name__)
 
-RULE_DRONE_IN_ZONE = "drone_in_zone"
 ALERTING_STATUSES = {TrackStatus.CONFIRMED, TrackStatus.COASTING}
+FRIENDS_RELOAD_S = 1.0  # how soon a friend list change made through the API applies
+
+# Open alerts are keyed by (family, object key, site id, zone id or "").
+_ZONE, _PRESENCE, _COVERAGE = "zone", "presence", "coverage"
+_Key = tuple[str, str, str, str]
 
 
-def object_key(track: Track) -> str:
-    """The identity an alert follows: the broadcast ID when there is one, else the track."""
-    return track.identity_key or f"track:{track.track_id}"
+def _family(rule: str) -> str:
+    if rule in ZONE_RULES:
+        return _ZONE
+    return _PRESENCE if rule == RULE_RF_PRESENCE else _COVERAGE
 
 
 @dataclass
 class _Open:
-    alert_id: int
-    last_inside_t: float
-    track: Track | None
+    alert: Alert
+    last_t: float  # when its condition last held; NaN for an alert adopted after a restart
+    track: Track | None = None
+
+
+@dataclass
+class _Heard:
+    t_unix: float
+    state: SensorState
+    detail: str
 
 
 class AlertEngine:
-    def __init__(self, zones: list[ZoneShape], store: Store, config: AlertSection) -> None:
+    def __init__(
+        self,
+        zones: list[ZoneShape],
+        store: Store,
+        config: AlertSection,
+        frame: EnuFrame,
+        *,
+        sites: Sequence[Site] = (),
+        sensors: Sequence[SensorConfig] = (),
+        watch_sensors: bool = False,
+    ) -> None:
+        """``watch_sensors``: run the coverage rule (the engine process, which gets sensor
+        status; a replay has none)."""
         self.zones = zones
         self.store = store
         self.config = config
-        self.classes = set(config.drone_classes)
-        self._open: dict[tuple[str, str, str], _Open] = {}
-        self._adopt_t: float | None = None
+        self.frame = frame
+        self.classes = set(config.drone_classes) - {ObjectClass.MANNED_AIRCRAFT.value}
+        sites = list(sites) or list({s.site.id: s.site for s in zones}.values())
+        self.default_site_id = sites[0].id if sites else ""
+        self.sensor_sites = sensor_sites(sites, sensors, frame) if sites else {}
+        self.watch_sensors = watch_sensors
+        self.friends = FriendStore(store)
+        self.friends.sync_config(config.friends, time.time())
+        self._matcher = FriendMatcher(self.friends.list())
+        self._friends_t = -math.inf
+        self.friendly: dict[str, str] = {}  # track id -> the friend list entry, latest step
+        self._heard: dict[str, _Heard] = {}
+        self._coverage_t0: float | None = None
+        self._open: dict[_Key, _Open] = {}
         for alert in store.open_alerts():
-            key = (alert.object_key, alert.site_id, alert.zone_id)
-            self._open[key] = _Open(alert.alert_id, float("nan"), alert.track)
+            key = (_family(alert.rule), alert.object_key, alert.site_id, alert.zone_id or "")
+            self._open[key] = _Open(alert, math.nan, alert.track)
 
-    def evaluate(self, t_unix: float, tracks: list[Track], lost: list[Track]) -> list[Alert]:
-        """Apply the rules to the live tracks at ``t_unix``; returns alerts that changed."""
-        changed: list[Alert] = []
+    # -- inputs -------------------------------------------------------------------------
+    def on_status(self, t_rx_unix: float, statuses: Iterable[SensorStatus]) -> None:
+        """Sensor status as received (``t_rx_unix`` is our clock, not the sender's)."""
+        for status in statuses:
+            self._heard[status.sensor_id] = _Heard(t_rx_unix, status.state, status.detail)
+
+    def evaluate(
+        self,
+        t_unix: float,
+        tracks: list[Track],
+        lost: list[Track],
+        presence: Sequence[Detection] = (),
+    ) -> list[Alert]:
+        """Apply the rules at ``t_unix``; returns the alerts that changed."""
         for state in self._open.values():
-            if np.isnan(state.last_inside_t):  # adopted after a restart: clock starts now
-                state.last_inside_t = t_unix
-        candidates = [
-            tr
-            for tr in tracks
-            if tr.status in ALERTING_STATUSES and tr.object_class.value in self.classes
-        ]
-        if candidates:
-            points = np.array([tr.enu_m[:2] for tr in candidates])
-            alts = np.array([tr.position.alt_m or 0.0 for tr in candidates])
-            for shape in self.zones:
-                inside = shape.contains(points, alts)
-                for track in (tr for tr, ok in zip(candidates, inside, strict=True) if ok):
-                    changed.extend(self._inside(t_unix, track, shape))
-        lost_keys = {object_key(tr): tr for tr in lost}
-        for key, state in list(self._open.items()):
-            lost_track = lost_keys.get(key[0])
-            if lost_track is not None and state.last_inside_t < t_unix:
-                reason = f"track {lost_track.track_id} lost"
-            elif t_unix - state.last_inside_t > self.config.clear_after_s:
-                reason = f"outside the zone for {self.config.clear_after_s:g} s"
-            else:
-                continue
-            del self._open[key]
-            changed.append(self.store.clear(state.alert_id, t_unix, reason, state.track))
+            if math.isnan(state.last_t):  # adopted after a restart: its clock starts now
+                state.last_t = t_unix
+        self._reload_friends(t_unix)
+        changed: list[Alert] = []
+        candidates, friendly_keys = self._candidates(t_unix, tracks)
+        contacts = zone_contacts(
+            candidates,
+            self.zones,
+            self.frame,
+            self.config.breach_horizon_s,
+            self.config.breach_sigma,
+        )
+        for contact in contacts:
+            changed.extend(self._zone_contact(t_unix, contact))
+        changed.extend(self._clear_zone_alerts(t_unix, lost, friendly_keys))
+        changed.extend(self._presence(t_unix, presence))
+        if self.watch_sensors:
+            changed.extend(self._coverage(t_unix))
         return changed
 
-    def _inside(self, t_unix: float, track: Track, shape: ZoneShape) -> list[Alert]:
-        key = (object_key(track), shape.site.id, shape.zone.id)
+    # -- zone rules ---------------------------------------------------------------------
+    def _candidates(self, t_unix: float, tracks: list[Track]) -> tuple[list[Track], dict[str, str]]:
+        """Tracks the drone rules apply to, and the object keys of friends set aside (with
+        their entry)."""
+        self.friendly = {}
+        friendly_keys: dict[str, str] = {}
+        out = []
+        for track in tracks:
+            if track.status not in ALERTING_STATUSES or track.object_class not in self.classes:
+                continue
+            friend = self._matcher.match(track.identity, t_unix)
+            if friend is None:
+                out.append(track)
+                continue
+            self.friendly[track.track_id] = friend.describe()
+            friendly_keys[object_key(track)] = friend.describe()
+        return out, friendly_keys
+
+    def _zone_contact(self, t_unix: float, c: ZoneContact) -> list[Alert]:
+        track, zone, site = c.track, c.shape.zone, c.shape.site
+        key = (_ZONE, object_key(track), site.id, zone.id)
         state = self._open.get(key)
         if state is not None:
-            state.last_inside_t = t_unix
-            state.track = track
-            return []
+            state.last_t, state.track = t_unix, track
+            if not (c.inside and state.alert.rule == RULE_TIME_TO_BREACH):
+                return []
+            predicted = state.alert.time_to_breach_s
+            after = t_unix - state.alert.raised_t_unix
+            reason = f"entered {zone.name} {after:.1f} s after the pre-alert"
+            if predicted is not None:
+                reason += f" (predicted {predicted:.1f} s)"
+            state.alert = self.store.escalate(
+                state.alert.alert_id, t_unix, rule=RULE_DRONE_IN_ZONE, reason=reason, track=track
+            )
+            log.info("ALERT %d escalated: %s", state.alert.alert_id, reason)
+            return [state.alert]
+        what = f"{track.object_class.value} track {track.track_id} ({key[1]})"
+        if c.inside:
+            rule, reason = RULE_DRONE_IN_ZONE, f"{what} inside {zone.name}"
+        else:
+            rule = RULE_TIME_TO_BREACH
+            reason = f"{what} predicted to enter {zone.name} in {c.time_to_breach_s:.1f} s"
         alert = self.store.raise_alert(
-            site_id=shape.site.id,
-            zone_id=shape.zone.id,
-            zone_level=shape.zone.level,
-            rule=RULE_DRONE_IN_ZONE,
-            object_key=key[0],
+            site_id=site.id,
+            zone_id=zone.id,
+            zone_level=zone.level,
+            rule=rule,
+            object_key=key[1],
             track=track,
             t_unix=t_unix,
-            reason=f"{track.object_class.value} track {track.track_id} inside {shape.zone.name}",
+            reason=reason,
+            evidence=AlertEvidence.of_track(
+                track, time_to_breach_s=c.time_to_breach_s, breach_point=c.breach_point
+            ),
         )
-        log.info(
-            "ALERT %d raised: %s %s in %s/%s",
-            alert.alert_id,
-            track.track_id,
-            key[0],
-            shape.site.id,
-            shape.zone.id,
-        )
-        self._open[key] = _Open(alert.alert_id, t_unix, track)
+        log.info("ALERT %d raised: %s (%s)", alert.alert_id, reason, site.id)
+        self._open[key] = _Open(alert, t_unix, track)
         return [alert]
+
+    def _clear_zone_alerts(
+        self, t_unix: float, lost: list[Track], friendly_keys: dict[str, str]
+    ) -> list[Alert]:
+        lost_keys = {object_key(tr): tr for tr in lost}
+        changed = []
+        for key, state in list(self._open.items()):
+            if key[0] != _ZONE:
+                continue
+            lost_track = lost_keys.get(key[1])
+            if key[1] in friendly_keys:
+                reason = f"friendly: {friendly_keys[key[1]]}"
+            elif lost_track is not None and state.last_t < t_unix:
+                reason = f"track {lost_track.track_id} lost"
+            elif t_unix - state.last_t > self.config.clear_after_s:
+                reason = f"outside the zone and not heading in for {self.config.clear_after_s:g} s"
+            else:
+                continue
+            changed.append(self._clear(key, t_unix, reason))
+        return changed
+
+    # -- site-level rules ---------------------------------------------------------------
+    def _presence(self, t_unix: float, presence: Sequence[Detection]) -> list[Alert]:
+        changed = []
+        for det in presence:
+            if det.object_class.value not in self.classes:
+                continue
+            if self._matcher.match(det.identity, t_unix) is not None:
+                continue
+            site_id = self.sensor_sites.get(det.sensor_id, self.default_site_id)
+            key = (_PRESENCE, emitter_key(det), site_id, "")
+            state = self._open.get(key)
+            if state is not None:
+                state.last_t = t_unix
+                continue
+            sig = det.signature
+            heard = (
+                " ".join(str(x) for x in (sig.protocol, sig.band) if sig is not None and x)
+                or "a signal"
+            )
+            reason = f"{heard} ({key[1]}) heard by {det.sensor_id}, position unknown"
+            alert = self.store.raise_alert(
+                site_id=site_id,
+                zone_id=None,
+                zone_level=self.config.presence_level,
+                rule=RULE_RF_PRESENCE,
+                object_key=key[1],
+                track=None,
+                t_unix=t_unix,
+                reason=reason,
+                evidence=AlertEvidence(
+                    object_class=det.object_class,
+                    class_source=det.class_source,
+                    identity=det.identity,
+                    pilot=det.pilot,
+                    signature=det.signature,
+                    sensor_id=det.sensor_id,
+                ),
+            )
+            log.info("ALERT %d raised: %s", alert.alert_id, reason)
+            self._open[key] = _Open(alert, t_unix)
+            changed.append(alert)
+        quiet_s = self.config.presence_clear_after_s
+        for key, state in list(self._open.items()):
+            if key[0] == _PRESENCE and t_unix - state.last_t > quiet_s:
+                changed.append(self._clear(key, t_unix, f"not heard for {quiet_s:g} s"))
+        return changed
+
+    def _coverage(self, t_unix: float) -> list[Alert]:
+        if self._coverage_t0 is None:
+            self._coverage_t0 = t_unix  # a sensor never heard is silent from the first step
+        changed = []
+        silent_s = self.config.sensor_silent_after_s
+        for sensor_id, site_id in self.sensor_sites.items():
+            heard = self._heard.get(sensor_id)
+            last_t = heard.t_unix if heard else self._coverage_t0
+            key = (_COVERAGE, f"sensor:{sensor_id}", site_id, "")
+            if t_unix - last_t > silent_s:
+                problem = f"no status from sensor {sensor_id} for {silent_s:g} s"
+            elif heard is not None and heard.state is not SensorState.OK:
+                problem = f"sensor {sensor_id} {heard.state.value}: {heard.detail}".rstrip(": ")
+            else:
+                problem = ""
+            state = self._open.get(key)
+            if state is not None and not problem and heard is not None:
+                changed.append(self._clear(key, t_unix, f"sensor {sensor_id} reports ok"))
+            elif state is None and problem:
+                alert = self.store.raise_alert(
+                    site_id=site_id,
+                    zone_id=None,
+                    zone_level=self.config.coverage_level,
+                    rule=RULE_SENSOR_COVERAGE,
+                    object_key=key[1],
+                    track=None,
+                    t_unix=t_unix,
+                    reason=problem,
+                    evidence=AlertEvidence(sensor_id=sensor_id),
+                )
+                log.warning("ALERT %d raised: %s", alert.alert_id, problem)
+                self._open[key] = _Open(alert, t_unix)
+                changed.append(alert)
+        for key in [k for k in self._open if k[0] == _COVERAGE]:
+            sensor_id = key[1].removeprefix("sensor:")
+            if sensor_id not in self.sensor_sites:
+                changed.append(self._clear(key, t_unix, f"sensor {sensor_id} not configured"))
+        return changed
+
+    # -- shared -------------------------------------------------------------------------
+    def _clear(self, key: _Key, t_unix: float, reason: str) -> Alert:
+        state = self._open.pop(key)
+        alert = self.store.clear(state.alert.alert_id, t_unix, reason, state.track)
+        log.info("ALERT %d cleared: %s", alert.alert_id, reason)
+        return alert
+
+    def _reload_friends(self, t_unix: float) -> None:
+        """Pick up friend list changes made through the API (another process)."""
+        if abs(t_unix - self._friends_t) >= FRIENDS_RELOAD_S:
+            self._friends_t = t_unix
+            self._matcher = FriendMatcher(self.friends.list())

@@ -10,8 +10,10 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from cuas import __version__
+from cuas.api.auth import ApiKeyStore, AuthGate, install_log_redaction
+from cuas.api.limits import BodySizeLimit
 from cuas.api.live import LiveState
-from cuas.api.routes import alerts, health, sensors, sites, stream, tracks
+from cuas.api.routes import alerts, friends, health, sensors, sites, stream, tracks
 from cuas.config import DeploymentConfig
 from cuas.store.sqlite import Store
 
@@ -21,6 +23,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 def create_app(config: DeploymentConfig, store: Store, output_endpoint: str | None) -> FastAPI:
     """Build the app; ``output_endpoint`` is the engine's bus output (None: no live feed)."""
     live = LiveState(store, output_endpoint)
+    keys = ApiKeyStore(store.path)  # its connection lives as long as the app
+    install_log_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -37,9 +41,11 @@ def create_app(config: DeploymentConfig, store: Store, output_endpoint: str | No
     app.state.config = config
     app.state.store = store
     app.state.live = live
+    app.state.auth = AuthGate(keys, config.api.keys_required, live.counters)
+    app.add_middleware(BodySizeLimit, max_bytes=config.api.max_body_bytes)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (health, sites, sensors, tracks, alerts, stream):
+    for module in (health, sites, sensors, tracks, alerts, friends, stream):
         api.include_router(module.router)
     app.include_router(api)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -30,7 +30,7 @@ from cuas.bus import (
     decode,
     subscriber_socket,
 )
-from cuas.schema import Alert, AlertState, SensorStatus, Track, TrackStatus
+from cuas.schema import OPEN_ALERT_STATES, Alert, SensorStatus, Track, TrackStatus
 from cuas.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -118,9 +118,7 @@ class LiveState:
 
     # -- stream clients -------------------------------------------------------------------
     def snapshot(self) -> str:
-        open_alerts, _ = self.store.list_alerts(
-            [AlertState.RAISED, AlertState.ACKNOWLEDGED], limit=500
-        )
+        open_alerts, _ = self.store.list_alerts(list(OPEN_ALERT_STATES), limit=500)
         return _dumps(
             {
                 "type": "snapshot",

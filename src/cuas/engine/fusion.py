@@ -98,12 +98,16 @@ class _TrackInfo:
 class StepResult:
     tracks: list[Track]  # live tracks at the step time
     lost: list[Track]  # tracks deleted in this step (status "deleted")
-    alerts: list[Alert]  # alerts raised or cleared in this step
+    alerts: list[Alert]  # alerts raised, escalated or cleared in this step
     presence: list[Detection] = field(default_factory=list)  # presence-only, since last step
+    friendly: dict[str, str] = field(default_factory=dict)  # track id -> its friend list entry
 
 
 class FusionEngine:
-    def __init__(self, config: DeploymentConfig, store: Store) -> None:
+    def __init__(
+        self, config: DeploymentConfig, store: Store, *, watch_sensors: bool = False
+    ) -> None:
+        """``watch_sensors``: raise coverage alerts from sensor status (the live engine)."""
         site = config.sites[0]
         ref = site.reference
         self.site_id = site.id
@@ -116,7 +120,15 @@ class FusionEngine:
         self._first_track_id = store.reserve("track_id", TRACK_ID_BLOCK)
         self._reserved_until = self._first_track_id + TRACK_ID_BLOCK
         self.tracker = Tracker(TrackerConfig(**tracker_cfg), first_track_id=self._first_track_id)
-        self.alerts = AlertEngine(build_zones(config.sites, self.frame), store, config.alerts)
+        self.alerts = AlertEngine(
+            build_zones(config.sites, self.frame),
+            store,
+            config.alerts,
+            self.frame,
+            sites=config.sites,
+            sensors=config.sensors,
+            watch_sensors=watch_sensors,
+        )
         self.sensors = {s.id: _sensor_model(s, self.frame) for s in config.sensors}
         self._unknown_sensor = _sensor_model(None, self.frame)
         lag_s = config.tracker.reorder_lag_s
@@ -238,9 +250,9 @@ class FusionEngine:
         for view in lost:
             self.info.pop(int(view.track_id[1:]), None)
         tracks = [self._track(v) for v in self.tracker.tracks(t_unix)]
-        alerts = self.alerts.evaluate(t_unix, tracks, lost)
         presence, self._presence = self._presence, []
-        return StepResult(tracks, lost, alerts, presence)
+        alerts = self.alerts.evaluate(t_unix, tracks, lost, presence)
+        return StepResult(tracks, lost, alerts, presence, dict(self.alerts.friendly))
 
     def _track(self, view: TrackView) -> Track:
         info = self.info.get(view.track_id, _TrackInfo())

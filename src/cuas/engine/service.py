@@ -31,7 +31,7 @@ def store_path(config: DeploymentConfig):
 def run_engine(config: DeploymentConfig, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     store = Store(store_path(config))
-    engine = FusionEngine(config, store)
+    engine = FusionEngine(config, store, watch_sensors=True)
     sub = Subscriber(
         config.bus.ingest,
         bind=True,
@@ -48,6 +48,7 @@ def run_engine(config: DeploymentConfig, stop: threading.Event | None = None) ->
             msg = sub.recv(timeout_ms=50)
             if msg is not None and msg.topic == TOPIC_STATUS:
                 pub.publish(TOPIC_STATUS, msg.items)
+                engine.alerts.on_status(time.time(), msg.items)  # type: ignore[arg-type]
             elif msg is not None:
                 engine.ingest(msg.items)  # type: ignore[arg-type]
             now = time.time()

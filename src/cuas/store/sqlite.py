@@ -1,8 +1,10 @@
 """The SQLite store: alerts, every alert transition (audit), and track history.
 
-One file in WAL mode, shared by the fusion engine (raises and clears alerts) and the API
-server (acknowledges, reads). Each change is one short transaction; state changes are
-conditional UPDATEs, so an acknowledgement racing a clear cannot resurrect an alert.
+One file in WAL mode, shared by the fusion engine (raises, escalates and clears alerts) and
+the API server (acknowledges, resolves, reads). Each change is one short transaction; state
+changes are conditional UPDATEs, so an acknowledgement racing a clear cannot resurrect an
+alert. Alert life cycle: raised -> escalated -> acknowledged -> cleared -> resolved (an
+acknowledged pre-alert may escalate again; an alert may clear from any open state).
 """
 
 from __future__ import annotations
@@ -13,7 +15,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cuas.schema import Alert, AlertEvent, AlertState, Track, ZoneLevel
+from pydantic import BaseModel, Field
+
+from cuas.schema import (
+    OPEN_ALERT_STATES,
+    Alert,
+    AlertEvent,
+    AlertState,
+    GeoPoint,
+    Identity,
+    ObjectClass,
+    Signature,
+    Track,
+    ZoneLevel,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -56,10 +71,21 @@ CREATE INDEX IF NOT EXISTS track_history_track ON track_history(track_id, t);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
+# Added after the first release; an older file gets them with ALTER TABLE on opening.
+_ALERT_COLUMNS_ADDED = {
+    "reason": "TEXT NOT NULL DEFAULT ''",
+    "resolved_by": "TEXT",
+    "resolved_t": "REAL",
+    "resolution_note": "TEXT",
+    "evidence_json": "TEXT",
+}
 _ALERT_COLUMNS = (
     "alert_id, site_id, zone_id, zone_level, rule, object_key, track_id, state, raised_t, "
-    "updated_t, acknowledged_by, acknowledged_t, note, track_json"
+    "updated_t, acknowledged_by, acknowledged_t, note, track_json, reason, resolved_by, "
+    "resolved_t, resolution_note, evidence_json"
 )
+_ACKNOWLEDGEABLE = (AlertState.RAISED, AlertState.ESCALATED)
+_ESCALATABLE = (AlertState.RAISED, AlertState.ESCALATED, AlertState.ACKNOWLEDGED)
 
 
 class AlertNotFound(LookupError):
@@ -70,16 +96,49 @@ class AlertStateError(ValueError):
     """The transition is not allowed from the alert's current state."""
 
 
+class AlertEvidence(BaseModel):
+    """What an alert knows about its object, stored with it and refreshed at each transition."""
+
+    object_class: ObjectClass | None = None
+    class_source: str | None = None
+    identity: Identity = Field(default_factory=Identity)
+    pilot: GeoPoint | None = None
+    signature: Signature | None = None
+    sensor_id: str | None = None
+    time_to_breach_s: float | None = None
+    breach_point: GeoPoint | None = None
+
+    @classmethod
+    def of_alert(cls, alert: Alert) -> AlertEvidence:
+        return cls(**{name: getattr(alert, name) for name in cls.model_fields})
+
+    @classmethod
+    def of_track(cls, track: Track, **extra: object) -> AlertEvidence:
+        return cls(
+            object_class=track.object_class,
+            class_source=track.class_source,
+            identity=track.identity,
+            pilot=track.pilot,
+            **extra,
+        )
+
+
 def _alert(row: tuple) -> Alert:
     track = Track.model_validate_json(row[13]) if row[13] else None
+    if row[18]:
+        evidence = AlertEvidence.model_validate_json(row[18])
+    elif track is not None:  # a row from before evidence was stored
+        evidence = AlertEvidence.of_track(track)
+    else:
+        evidence = AlertEvidence()
     return Alert(
         alert_id=row[0],
         site_id=row[1],
-        zone_id=row[2],
+        zone_id=row[2] or None,
         zone_level=ZoneLevel(row[3]),
         rule=row[4],
         object_key=row[5],
-        track_id=row[6],
+        track_id=row[6] or None,
         state=AlertState(row[7]),
         raised_t_unix=row[8],
         updated_t_unix=row[9],
@@ -87,6 +146,11 @@ def _alert(row: tuple) -> Alert:
         acknowledged_t_unix=row[11],
         note=row[12],
         track=track,
+        reason=row[14] or "",
+        resolved_by=row[15],
+        resolved_t_unix=row[16],
+        resolution_note=row[17],
+        **evidence.model_dump(),
     )
 
 
@@ -108,6 +172,12 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoint; WAL-safe
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            self._db.execute("BEGIN IMMEDIATE")  # two processes may open an old file at once
+            have = {r[1] for r in self._db.execute("PRAGMA table_info(alerts)")}
+            for column, decl in _ALERT_COLUMNS_ADDED.items():
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE alerts ADD COLUMN {column} {decl}")
+            self._db.execute("COMMIT")
 
     @contextmanager
     def _write(self) -> Iterator[None]:
@@ -129,42 +199,93 @@ class Store:
         self,
         *,
         site_id: str,
-        zone_id: str,
+        zone_id: str | None,
         zone_level: ZoneLevel,
         rule: str,
         object_key: str,
-        track: Track,
+        track: Track | None,
         t_unix: float,
         reason: str,
+        evidence: AlertEvidence | None = None,
     ) -> Alert:
+        if evidence is None:
+            evidence = AlertEvidence.of_track(track) if track else AlertEvidence()
         with self._write():
             cur = self._db.execute(
                 "INSERT INTO alerts (site_id, zone_id, zone_level, rule, object_key, track_id,"
-                " state, raised_t, updated_t, track_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " state, raised_t, updated_t, track_json, reason, evidence_json)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     site_id,
-                    zone_id,
+                    zone_id or "",
                     zone_level.value,
                     rule,
                     object_key,
-                    track.track_id,
+                    track.track_id if track else "",
                     AlertState.RAISED.value,
                     t_unix,
                     t_unix,
-                    track.model_dump_json(),
+                    track.model_dump_json() if track else None,
+                    reason,
+                    evidence.model_dump_json(exclude_defaults=True),
                 ),
             )
             alert_id = int(cur.lastrowid)
             self._event(alert_id, t_unix, None, AlertState.RAISED, "engine", reason)
             return self._get(alert_id)
 
+    def escalate(
+        self,
+        alert_id: int,
+        t_unix: float,
+        *,
+        rule: str,
+        reason: str,
+        track: Track | None,
+        evidence: AlertEvidence | None = None,
+    ) -> Alert:
+        """Raise the stakes of an open alert (a pre-alert's object entered its zone): it
+        needs a new acknowledgement. A closed alert is returned unchanged."""
+        with self._write():
+            current = self._get(alert_id)
+            if current.state not in _ESCALATABLE:
+                return current
+            if evidence is None:  # keep what the alert knew, refreshed from the track
+                evidence = AlertEvidence.of_alert(current)
+                if track is not None:
+                    evidence = AlertEvidence.of_track(
+                        track,
+                        signature=evidence.signature,
+                        sensor_id=evidence.sensor_id,
+                        time_to_breach_s=evidence.time_to_breach_s,
+                        breach_point=evidence.breach_point,
+                    )
+            self._db.execute(
+                "UPDATE alerts SET state=?, updated_t=?, rule=?, reason=?,"
+                " track_id=COALESCE(?, track_id), track_json=COALESCE(?, track_json),"
+                " evidence_json=? WHERE alert_id=? AND state=?",
+                (
+                    AlertState.ESCALATED.value,
+                    t_unix,
+                    rule,
+                    reason,
+                    track.track_id if track else None,
+                    track.model_dump_json() if track else None,
+                    evidence.model_dump_json(exclude_defaults=True),
+                    alert_id,
+                    current.state.value,
+                ),
+            )
+            self._event(alert_id, t_unix, current.state, AlertState.ESCALATED, "engine", reason)
+            return self._get(alert_id)
+
     def acknowledge(self, alert_id: int, operator: str, note: str | None, t_unix: float) -> Alert:
         with self._write():
             current = self._get(alert_id)
-            if current.state is not AlertState.RAISED:
+            if current.state not in _ACKNOWLEDGEABLE:
                 raise AlertStateError(
-                    f"alert {alert_id} is {current.state.value}; only a raised alert can be "
-                    "acknowledged"
+                    f"alert {alert_id} is {current.state.value}; only a raised or escalated "
+                    "alert can be acknowledged"
                 )
             self._db.execute(
                 "UPDATE alerts SET state=?, updated_t=?, acknowledged_by=?, acknowledged_t=?,"
@@ -176,31 +297,60 @@ class Store:
                     t_unix,
                     note,
                     alert_id,
-                    AlertState.RAISED.value,
+                    current.state.value,
                 ),
             )
             self._event(
-                alert_id, t_unix, AlertState.RAISED, AlertState.ACKNOWLEDGED, operator, note or ""
+                alert_id, t_unix, current.state, AlertState.ACKNOWLEDGED, operator, note or ""
             )
             return self._get(alert_id)
 
     def clear(self, alert_id: int, t_unix: float, reason: str, track: Track | None) -> Alert:
+        """The engine saw the condition end; a cleared or resolved alert is returned as is."""
         with self._write():
             current = self._get(alert_id)
-            if current.state is AlertState.CLEARED:
+            if current.state not in OPEN_ALERT_STATES:
                 return current
             self._db.execute(
-                "UPDATE alerts SET state=?, updated_t=?, track_json=COALESCE(?, track_json)"
-                " WHERE alert_id=? AND state<>?",
+                "UPDATE alerts SET state=?, updated_t=?, reason=?,"
+                " track_json=COALESCE(?, track_json) WHERE alert_id=? AND state=?",
                 (
                     AlertState.CLEARED.value,
                     t_unix,
+                    reason,
                     track.model_dump_json() if track else None,
+                    alert_id,
+                    current.state.value,
+                ),
+            )
+            self._event(alert_id, t_unix, current.state, AlertState.CLEARED, "engine", reason)
+            return self._get(alert_id)
+
+    def resolve(self, alert_id: int, operator: str, note: str | None, t_unix: float) -> Alert:
+        """An operator closes a cleared alert, with a note on what it was."""
+        with self._write():
+            current = self._get(alert_id)
+            if current.state is not AlertState.CLEARED:
+                raise AlertStateError(
+                    f"alert {alert_id} is {current.state.value}; only a cleared alert can be "
+                    "resolved (wait until the engine clears it)"
+                )
+            self._db.execute(
+                "UPDATE alerts SET state=?, updated_t=?, resolved_by=?, resolved_t=?,"
+                " resolution_note=? WHERE alert_id=? AND state=?",
+                (
+                    AlertState.RESOLVED.value,
+                    t_unix,
+                    operator,
+                    t_unix,
+                    note,
                     alert_id,
                     AlertState.CLEARED.value,
                 ),
             )
-            self._event(alert_id, t_unix, current.state, AlertState.CLEARED, "engine", reason)
+            self._event(
+                alert_id, t_unix, AlertState.CLEARED, AlertState.RESOLVED, operator, note or ""
+            )
             return self._get(alert_id)
 
     def get(self, alert_id: int) -> Alert:
@@ -241,7 +391,7 @@ class Store:
         return [_alert(r) for r in rows], int(total)
 
     def open_alerts(self) -> list[Alert]:
-        items, _ = self.list_alerts([AlertState.RAISED, AlertState.ACKNOWLEDGED], limit=100_000)
+        items, _ = self.list_alerts(list(OPEN_ALERT_STATES), limit=100_000)
         return items
 
     def events(self, alert_id: int) -> list[AlertEvent]:

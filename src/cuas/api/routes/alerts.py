@@ -7,11 +7,24 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from cuas.api.deps import LiveDep, StoreDep
+from cuas.api.deps import (
+    AUTH_RESPONSES,
+    BODY_TOO_LARGE,
+    NOT_FOUND,
+    LiveDep,
+    Offset,
+    RequireOperator,
+    RequireViewer,
+    RowId,
+    StoreDep,
+    error,
+)
 from cuas.schema import Alert, AlertEvent, AlertState
 from cuas.store.sqlite import AlertNotFound, AlertStateError
 
-router = APIRouter(prefix="/alerts", tags=["alerts"])
+router = APIRouter(
+    prefix="/alerts", tags=["alerts"], dependencies=[RequireViewer], responses=AUTH_RESPONSES
+)
 
 
 class AlertPage(BaseModel):
@@ -33,23 +46,23 @@ def list_alerts(
     state: Annotated[list[AlertState] | None, Query()] = None,
     site_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AlertPage:
     """Alerts newest first, filtered by state (repeat the parameter for several) and site."""
     items, total = store.list_alerts(state, site_id, limit, offset)
     return AlertPage(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.get("/{alert_id}", response_model=Alert)
-def get_alert(alert_id: int, store: StoreDep) -> Alert:
+@router.get("/{alert_id}", response_model=Alert, responses=NOT_FOUND)
+def get_alert(alert_id: RowId, store: StoreDep) -> Alert:
     try:
         return store.get(alert_id)
     except AlertNotFound as exc:
         raise HTTPException(404, str(exc)) from None
 
 
-@router.get("/{alert_id}/events", response_model=list[AlertEvent])
-def alert_events(alert_id: int, store: StoreDep) -> list[AlertEvent]:
+@router.get("/{alert_id}/events", response_model=list[AlertEvent], responses=NOT_FOUND)
+def alert_events(alert_id: RowId, store: StoreDep) -> list[AlertEvent]:
     """The audit trail: every transition of the alert, oldest first."""
     try:
         store.get(alert_id)
@@ -58,11 +71,50 @@ def alert_events(alert_id: int, store: StoreDep) -> list[AlertEvent]:
     return store.events(alert_id)
 
 
-@router.post("/{alert_id}/ack", response_model=Alert)
-async def acknowledge(alert_id: int, body: AckRequest, store: StoreDep, live: LiveDep) -> Alert:
+@router.post(
+    "/{alert_id}/ack",
+    response_model=Alert,
+    dependencies=[RequireOperator],
+    responses={
+        **NOT_FOUND,
+        409: error("the alert is not in a state that can be acknowledged"),
+        **BODY_TOO_LARGE,
+    },
+)
+async def acknowledge(alert_id: RowId, body: AckRequest, store: StoreDep, live: LiveDep) -> Alert:
     try:
         alert = await asyncio.to_thread(
             store.acknowledge, alert_id, body.operator.strip(), body.note, time.time()
+        )
+    except AlertNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except AlertStateError as exc:
+        raise HTTPException(409, str(exc)) from None
+    live.on_alerts([alert])
+    return alert
+
+
+class ResolveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    operator: str = Field(min_length=1, max_length=64, description="who closes the alert")
+    note: str | None = Field(None, max_length=1000, description="what it turned out to be")
+
+
+@router.post(
+    "/{alert_id}/resolve",
+    response_model=Alert,
+    dependencies=[RequireOperator],
+    responses={
+        **NOT_FOUND,
+        409: error("the alert is still open in the engine, or already resolved"),
+        **BODY_TOO_LARGE,
+    },
+)
+async def resolve(alert_id: RowId, body: ResolveRequest, store: StoreDep, live: LiveDep) -> Alert:
+    """Close a cleared alert (409 while the engine still holds it open)."""
+    try:
+        alert = await asyncio.to_thread(
+            store.resolve, alert_id, body.operator.strip(), body.note, time.time()
         )
     except AlertNotFound as exc:
         raise HTTPException(404, str(exc)) from None

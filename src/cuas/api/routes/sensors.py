@@ -4,10 +4,12 @@ import time
 
 from fastapi import APIRouter
 
-from cuas.api.deps import ConfigDep, LiveDep
+from cuas.api.deps import AUTH_RESPONSES, ConfigDep, LiveDep, RequireViewer
 from cuas.schema import SensorState, SensorStatus
 
-router = APIRouter(prefix="/sensors", tags=["sensors"])
+router = APIRouter(
+    prefix="/sensors", tags=["sensors"], dependencies=[RequireViewer], responses=AUTH_RESPONSES
+)
 
 
 @router.get("", response_model=list[SensorStatus])

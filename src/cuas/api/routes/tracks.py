@@ -5,10 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from cuas.api.deps import LiveDep, StoreDep
+from cuas.api.deps import AUTH_RESPONSES, NOT_FOUND, LiveDep, RequireViewer, StoreDep
 from cuas.schema import ObjectClass, Track, TrackStatus
 
-router = APIRouter(prefix="/tracks", tags=["tracks"])
+router = APIRouter(
+    prefix="/tracks", tags=["tracks"], dependencies=[RequireViewer], responses=AUTH_RESPONSES
+)
 
 
 class TrackPoint(BaseModel):
@@ -34,7 +36,7 @@ def list_tracks(
     ]
 
 
-@router.get("/{track_id}", response_model=Track)
+@router.get("/{track_id}", response_model=Track, responses=NOT_FOUND)
 def get_track(track_id: str, live: LiveDep) -> Track:
     track = live.tracks.get(track_id)
     if track is None:

@@ -3,6 +3,11 @@
  * Plain ES2020, no framework, no external requests: everything comes from the same
  * origin (REST under /api/v1 and the WebSocket /api/v1/stream).
  *
+ * API key: where the server requires one, open the dashboard as /#key=<key> (a fragment
+ * never reaches the server or its logs) or enter it when asked. It is kept for this tab
+ * only (sessionStorage), sent as X-API-Key on REST calls and as the WebSocket subprotocol
+ * "cuas.key.<key>" beside "cuas.v1" (browsers cannot set headers on a WebSocket).
+ *
  * Security: identifiers on tracks (Remote ID serials, operator IDs, MACs, ...) are
  * broadcast over the air by whoever flies the drone, i.e. attacker-controlled. Every
  * string from the API reaches the DOM through textContent / setAttribute only; this file
@@ -22,6 +27,9 @@
   const OP_KEY = 'cuas.operator';
   const SOUND_KEY = 'cuas.sound';
   const SVGNS = 'http://www.w3.org/2000/svg';
+  // Alerts an operator must acknowledge: raised, and escalated (a pre-alert whose drone
+  // entered the zone needs a fresh acknowledgement).
+  const needsAck = (a) => a.state === 'raised' || a.state === 'escalated';
   const M_PER_DEG_LAT = 110540;
   const M_PER_DEG_LON = 111320;
 
@@ -460,7 +468,7 @@
 
   function openAlertTrackIds() {
     const raised = new Set();
-    for (const a of state.alerts.values()) if (a.state === 'raised') raised.add(a.track_id);
+    for (const a of state.alerts.values()) if (needsAck(a)) raised.add(a.track_id);
     return raised;
   }
 
@@ -654,8 +662,8 @@
   // ---------------------------------------------------------------- rendering: panels
   function sortAlerts(list) {
     return list.sort((a, b) => {
-      const ra = a.state === 'raised' ? 1 : 0;
-      const rb = b.state === 'raised' ? 1 : 0;
+      const ra = needsAck(a) ? 1 : 0;
+      const rb = needsAck(b) ? 1 : 0;
       if (ra !== rb) return rb - ra;
       const la = LEVEL_RANK[a.zone_level] || 0;
       const lb = LEVEL_RANK[b.zone_level] || 0;
@@ -698,7 +706,7 @@
       }
     }
     $('alerts-empty').hidden = list.length > 0 || state.tab !== 'queue';
-    const raised = list.filter((a) => a.state === 'raised').length;
+    const raised = list.filter((a) => needsAck(a)).length;
     $('count-alerts').textContent = String(list.length);
     $('count-raised').textContent = String(raised);
     $('count-raised').parentElement.classList.toggle('hot', raised > 0);
@@ -739,7 +747,7 @@
       card.appendChild(ack);
       if (a.note) card.appendChild(el('div', 'alert-note', `“${str(a.note)}”`));
     }
-    if (a.state === 'raised') {
+    if (needsAck(a)) {
       const btn = el('button', 'btn btn-ack ack', 'Acknowledge');
       btn.type = 'button';
       btn.addEventListener('click', () => openAckDialog(a.alert_id));
@@ -1030,7 +1038,7 @@
       return false;
     }
     state.alerts.set(a.alert_id, a);
-    return a.state === 'raised' && (!prev || prev.state !== 'raised');
+    return needsAck(a) && (!prev || !needsAck(prev));
   }
 
   function replaceAlerts(list) {
@@ -1051,13 +1059,13 @@
     switch (msg.type) {
       case 'snapshot': {
         const hadSnapshot = state.snapshotSeen;
-        const knownRaised = new Set([...state.alerts.values()].filter((a) => a.state === 'raised').map((a) => a.alert_id));
+        const knownRaised = new Set([...state.alerts.values()].filter((a) => needsAck(a)).map((a) => a.alert_id));
         state.snapshotSeen = true;
         replaceTracks(Array.isArray(msg.tracks) ? msg.tracks : [], true);
         replaceAlerts(Array.isArray(msg.alerts) ? msg.alerts : []);
         if (hadSnapshot) {
           // After a reconnect: sound for alerts raised while we were away.
-          const missed = [...state.alerts.values()].filter((a) => a.state === 'raised' && !knownRaised.has(a.alert_id));
+          const missed = [...state.alerts.values()].filter((a) => needsAck(a) && !knownRaised.has(a.alert_id));
           if (missed.length) beep(missed.some((a) => a.zone_level === 'critical') ? 'critical' : missed[0].zone_level);
         }
         if (Array.isArray(msg.sensors)) {
@@ -1100,9 +1108,46 @@
     }
   }
 
+  // ---------------------------------------------------------------- API key
+  const KEY_STORE = 'cuas.apikey';
+  let keyDeclined = false;
+
+  function takeKeyFromFragment() {
+    const m = /(?:^#|&)key=([^&]+)/.exec(location.hash);
+    if (!m) return;
+    sessionStorage.setItem(KEY_STORE, decodeURIComponent(m[1]).trim());
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+
+  function apiKey() {
+    return sessionStorage.getItem(KEY_STORE) || '';
+  }
+
+  function authHeaders(headers) {
+    const key = apiKey();
+    return key ? { ...headers, 'X-API-Key': key } : headers;
+  }
+
+  /** A 401 for a request sent with key `used`: ask for a key, unless one was entered since. */
+  function keyRejected(used, body) {
+    if (keyDeclined || apiKey() !== used) return;
+    sessionStorage.removeItem(KEY_STORE);
+    const why = errorDetail(body, 401);
+    const key = window.prompt(`${why}\n\nAPI key for this cuas server (ask your administrator):`);
+    if (key && key.trim()) {
+      sessionStorage.setItem(KEY_STORE, key.trim());
+      if (!ws) connect();  // the stream waits in its backoff: try the new key at once
+    } else {
+      keyDeclined = true;
+      toast('No API key: this dashboard shows nothing until you reload and enter one.', 'error');
+    }
+  }
+
   // ---------------------------------------------------------------- REST
   async function getJSON(path) {
-    const r = await fetch(API + path, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+    const used = apiKey();
+    const r = await fetch(API + path, { headers: authHeaders({ Accept: 'application/json' }), cache: 'no-store' });
+    if (r.status === 401) keyRejected(used, await r.json().catch(() => null));
     if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
     return r.json();
   }
@@ -1234,13 +1279,15 @@
     const payload = { operator };
     if (note) payload.note = note;
     try {
+      const used = apiKey();
       const r = await fetch(`${API}/alerts/${encodeURIComponent(alertId)}/ack`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        headers: authHeaders({ 'Content-Type': 'application/json', Accept: 'application/json' }),
         body: JSON.stringify(payload),
       });
       let body = null;
       try { body = await r.json(); } catch (_) { body = null; }
+      if (r.status === 401) keyRejected(used, body);
       if (!r.ok) {
         const msg = errorDetail(body, r.status);
         showAckError(msg);
@@ -1273,7 +1320,7 @@
       }
       // Nothing left to acknowledge: leave only Cancel in the dialog.
       const now = state.alerts.get(alertId);
-      if (state.ackTarget === alertId && (!now || now.state !== 'raised')) {
+      if (state.ackTarget === alertId && (!now || !needsAck(now))) {
         $('ack-submit').disabled = true;
         $('ack-cancel').textContent = 'Close';
       }
@@ -1411,9 +1458,11 @@
     retryAt = 0;
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     setConn(attempt === 0 ? 'connecting' : 'reconnecting');
+    const key = apiKey();
     let sock;
     try {
-      sock = new WebSocket(`${proto}//${location.host}${API}/stream`);
+      const url = `${proto}//${location.host}${API}/stream`;
+      sock = key ? new WebSocket(url, ['cuas.v1', `cuas.key.${key}`]) : new WebSocket(url);
     } catch (e) {
       console.warn('cuas: websocket', e);
       scheduleReconnect();
@@ -1434,10 +1483,11 @@
       // Normally the snapshot has already made us live; any later message proves it too.
       if (state.conn !== 'live' && ws === sock) setConn('live');
     };
-    sock.onclose = () => {
+    sock.onclose = (ev) => {
       if (ws !== sock) return;
       ws = null;
-      scheduleReconnect();
+      if (ev.code === 4401) keyRejected(key, { detail: ev.reason });  // 4000 + HTTP 401
+      if (!ws) scheduleReconnect();  // unless a key was just entered and connect() ran
     };
     sock.onerror = () => { /* onclose follows */ };
   }
@@ -1501,6 +1551,7 @@
   }
 
   async function main() {
+    takeKeyFromFragment();
     setupUi();
     setupSound();
     renderConn();
