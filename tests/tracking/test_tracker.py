@@ -299,3 +299,16 @@ def test_mismatched_scan_arrays_are_rejected() -> None:
     with pytest.raises(ValueError):
         tracker.process_scan(0.0, "s1", np.full((1, 3), np.nan), R1[None], [None])
     assert tracker.tracks() == [] and tracker.counters["scans"] == 0
+
+
+def test_drones_sharing_one_remote_id_receiver_all_confirm():
+    """One message per drone per second from one receiver: a message about drone A is no
+    missed chance for drone B, so every drone confirms after M of its own messages."""
+    tracker = Tracker(TrackerConfig(confirm_hits=3, confirm_window=5))
+    R = np.eye(3)[None] * 25.0
+    positions = np.array([[0.0, 0.0, 50.0], [800.0, 0.0, 60.0], [0.0, 900.0, 70.0]])
+    for k in range(3):
+        for j, pos in enumerate(positions):
+            tracker.process_scan(k + 0.1 * j, "rid-1", pos[None], R, [f"rid:SER{j}"])
+    statuses = {v.identity_key: v.status for v in tracker.tracks()}
+    assert statuses == {f"rid:SER{j}": "confirmed" for j in range(3)}

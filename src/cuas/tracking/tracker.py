@@ -337,6 +337,10 @@ class Tracker:
                 self._pool_bearing(t_unix, col, j, codes, z, R, sensor, rot, identity_keys)
 
         hit_rows = np.concatenate([rows[(rows >= 0) & ~soft], jpda_hits])
+        if k and all(key is not None for key in identity_keys):
+            # A message about identified objects (Remote ID, ADS-B) says nothing about the
+            # others that sensor hears: no missed opportunity for them.
+            seen_before = np.zeros_like(seen_before)
         self._record_hits(t_unix, col, hit_rows, seen_before)
         return ScanResult(np.where(rows >= 0, self._id[np.maximum(rows, 0)], -1), late=False)
 
