@@ -77,9 +77,18 @@ def simulated_cases(
             failures.append(f"{path.name}: {exc}")
             continue
         bar.done()
-        origin = f"`{path}`, simulated (seed {scenario.seed}, {scenario.duration_s:g} s)"
+        origin = f"`{_shown(path)}`, simulated (seed {scenario.seed}, {scenario.duration_s:g} s)"
         cases.append(Case(scenario.name, replay, replay_config(scenario, replay), origin))
     return cases
+
+
+def _shown(path: Path) -> str:
+    """A path as a report may print it: relative to the working folder when inside it, so no
+    machine's absolute path lands in a committed file."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def run_case(case: Case, label: str) -> Result:
@@ -212,7 +221,9 @@ def run_bench(
     with tempfile.TemporaryDirectory(prefix="cuas-bench-") as tmp:
         cases: list[Case] = []
         if demo_replay is not None and demo_config is not None and demo_replay.is_file():
-            cases.append(Case("demo", demo_replay, load_config(demo_config), f"`{demo_replay}`"))
+            cases.append(
+                Case("demo", demo_replay, load_config(demo_config), f"`{_shown(demo_replay)}`")
+            )
         cases += simulated_cases(scenario_files, Path(tmp), notes, failures)
         results = []
         for i, case in enumerate(cases, 1):
