@@ -17,11 +17,9 @@ import logging
 import re
 import secrets
 import sqlite3
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -30,6 +28,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
+
+from cuas.store.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -118,41 +118,15 @@ def _row(row: tuple) -> ApiKey:
     return ApiKey(row[0], row[1], Role(row[2]), row[3], row[4], row[5])
 
 
-class ApiKeyStore:
+class ApiKeyStore(Database):
     """The ``api_keys`` table, on its own connection to the deployment's SQLite file.
 
-    Same conventions as ``cuas.store.sqlite.Store``: WAL, autocommit, one ``BEGIN
-    IMMEDIATE`` per write, a lock so threads share the connection.
+    Same connection conventions as the rest of the store (``cuas.store.database``).
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            self.path, timeout=10.0, check_same_thread=False, isolation_level=None
-        )
-        self._lock = threading.Lock()
+        super().__init__(path, _SCHEMA)
         self._used_written: dict[int, float] = {}
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _write(self) -> Iterator[None]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
     def create(self, name: str, role: Role, t_unix: float | None = None) -> tuple[ApiKey, str]:
         """Make a key; returns it and its secret, which is not stored and cannot be shown again."""

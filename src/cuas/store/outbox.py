@@ -9,13 +9,12 @@ process per store file: which rows are in flight is kept in memory, not in the f
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+from cuas.store.database import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS webhook_outbox (
@@ -79,36 +78,11 @@ def _delivery(row: tuple) -> Delivery:
     )
 
 
-class Outbox:
+class Outbox(Database):
     """Thread-safe access to the webhook queue in the deployment's SQLite file."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            self.path, timeout=10.0, check_same_thread=False, isolation_level=None
-        )
-        self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _write(self) -> Iterator[None]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().__init__(path, _SCHEMA)
 
     def enqueue(self, deliveries: Sequence[Delivery]) -> None:
         """Store new deliveries in one transaction; they are durable when this returns."""

@@ -9,10 +9,6 @@ acknowledged pre-alert may escalate again; an alert may clear from any open stat
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -29,6 +25,7 @@ from cuas.schema import (
     Track,
     ZoneLevel,
 )
+from cuas.store.database import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -154,45 +151,16 @@ def _alert(row: tuple) -> Alert:
     )
 
 
-class Store:
-    """Thread-safe access to the deployment's SQLite file."""
+class Store(Database):
+    """Alerts, their audit trail, track history and counters in the deployment's SQLite file."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: every write below opens its own BEGIN IMMEDIATE transaction, so
-        # a state is read and changed under one write lock, whichever process holds it.
-        self._db = sqlite3.connect(
-            self.path, timeout=10.0, check_same_thread=False, isolation_level=None
-        )
-        self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoint; WAL-safe
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(_SCHEMA)
-            self._db.execute("BEGIN IMMEDIATE")  # two processes may open an old file at once
+        super().__init__(path, _SCHEMA)
+        with self._write():  # two processes may open an old-format file at once
             have = {r[1] for r in self._db.execute("PRAGMA table_info(alerts)")}
             for column, decl in _ALERT_COLUMNS_ADDED.items():
                 if column not in have:
                     self._db.execute(f"ALTER TABLE alerts ADD COLUMN {column} {decl}")
-            self._db.execute("COMMIT")
-
-    @contextmanager
-    def _write(self) -> Iterator[None]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
     # -- alerts -----------------------------------------------------------------------
     def raise_alert(

@@ -1,0 +1,49 @@
+"""One way to open the deployment's SQLite file, shared by everything that persists.
+
+Several processes (engine, API, outbound) each hold a connection to the same file. WAL lets
+readers run beside one writer; autocommit with one ``BEGIN IMMEDIATE`` per write means a
+state is read and changed under one write lock, whichever process holds it; a thread lock
+lets the threads of one process share the connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class Database:
+    """A connection to the deployment's SQLite file; subclasses own their tables."""
+
+    def __init__(self, path: str | Path, schema: str) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(
+            self.path, timeout=10.0, check_same_thread=False, isolation_level=None
+        )
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoint; WAL-safe
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(schema)
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction, holding SQLite's write lock from its first read."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
