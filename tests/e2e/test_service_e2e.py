@@ -62,7 +62,8 @@ async def _watch_stream(base: str, timeout_s: float) -> tuple[dict, list[dict]]:
             except TimeoutError:
                 continue
             messages.append(msg)
-            if _intruder_alerts(messages):
+            # the intruder's alert and a track update, in whichever order they arrive
+            if _intruder_alerts(messages) and any(m["type"] == "tracks" for m in messages):
                 break
     return snapshot, messages
 
