@@ -49,3 +49,28 @@ def children_of(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 out.append(int(entry.name))
     return out
+
+
+def drone_track(track_id: str = "T1", status=None, serial: str | None = None):
+    """A Remote ID drone track over the demo stadium, as the engine would publish it.
+
+    The serial defaults to one derived from the track id, so tracks stay distinct."""
+    import time
+
+    from cuas.schema import GeoPoint, Identity, ObjectClass, Track, TrackStatus
+
+    serial = serial or f"S{track_id}"
+    return Track(
+        track_id=track_id,
+        site_id="dolen-omurzakov",
+        t_unix=time.time(),
+        status=status or TrackStatus.CONFIRMED,
+        position=GeoPoint(lat_deg=42.8746, lon_deg=74.6036, alt_m=850.0),
+        enu_m=(0.0, 0.0, 70.0),
+        velocity_enu_mps=(3.0, 4.0, 0.0),
+        position_std_m=2.0,
+        object_class=ObjectClass.DRONE,
+        class_source="remote_id",
+        identity=Identity(rid_serial=serial),
+        identity_key=f"rid:{serial}",
+    )

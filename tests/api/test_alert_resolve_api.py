@@ -6,21 +6,10 @@ import httpx
 import pytest
 
 from cuas.api.auth import Role
-from cuas.schema import GeoPoint, Track, TrackStatus, ZoneLevel
+from cuas.schema import ZoneLevel
 from cuas.store.sqlite import AlertEvidence
 
-
-def _track() -> Track:
-    return Track(
-        track_id="T1",
-        site_id="dolen-omurzakov",
-        t_unix=time.time(),
-        status=TrackStatus.CONFIRMED,
-        position=GeoPoint(lat_deg=42.8746, lon_deg=74.6036, alt_m=850.0),
-        enu_m=(0.0, 0.0, 70.0),
-        velocity_enu_mps=(3.0, 4.0, 0.0),
-        position_std_m=2.0,
-    )
+from support import drone_track
 
 
 @pytest.fixture
@@ -40,7 +29,7 @@ def test_escalate_ack_clear_then_resolve_with_who_and_note(api):
         zone_level=ZoneLevel.CRITICAL,
         rule="time_to_breach",
         object_key="rid:X",
-        track=_track(),
+        track=drone_track(),
         t_unix=time.time(),
         reason="predicted",
         evidence=AlertEvidence(time_to_breach_s=21.5),

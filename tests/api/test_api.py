@@ -9,9 +9,6 @@ from cuas.api.app import create_app
 from cuas.bus import TOPIC_ALERTS, TOPIC_STATUS, TOPIC_TRACKS, Publisher
 from cuas.config import load_config
 from cuas.schema import (
-    GeoPoint,
-    Identity,
-    ObjectClass,
     SensorState,
     SensorStatus,
     Track,
@@ -20,24 +17,11 @@ from cuas.schema import (
 )
 from cuas.store.sqlite import Store
 
-from support import DEMO_CONFIG, free_port
+from support import DEMO_CONFIG, drone_track, free_port
 
 
 def track(track_id="T1", status=TrackStatus.CONFIRMED, serial="SER1") -> Track:
-    return Track(
-        track_id=track_id,
-        site_id="dolen-omurzakov",
-        t_unix=time.time(),
-        status=status,
-        position=GeoPoint(lat_deg=42.8746, lon_deg=74.6036, alt_m=850.0),
-        enu_m=(0.0, 0.0, 70.0),
-        velocity_enu_mps=(3.0, 4.0, 0.0),
-        position_std_m=2.0,
-        object_class=ObjectClass.DRONE,
-        class_source="remote_id",
-        identity=Identity(rid_serial=serial),
-        identity_key=f"rid:{serial}",
-    )
+    return drone_track(track_id, status, serial)
 
 
 @pytest.fixture

@@ -16,15 +16,12 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from cuas.api.auth import Role
 from cuas.bus import TOPIC_STATUS, TOPIC_TRACKS
 from cuas.schema import (
-    GeoPoint,
-    Identity,
-    ObjectClass,
     SensorState,
     SensorStatus,
-    Track,
-    TrackStatus,
     ZoneLevel,
 )
+
+from support import drone_track
 
 EXAMPLES_PER_OPERATION = 30
 # Operations whose bodies are checked beyond what their schema states, so a schema-valid
@@ -32,22 +29,6 @@ EXAMPLES_PER_OPERATION = 30
 SEMANTIC_CHECKS = {
     "POST /api/v1/friends": "the value must fit its kind (a MAC, a serial, an ICAO address)",
 }
-
-
-def _track(track_id: str) -> Track:
-    return Track(
-        track_id=track_id,
-        site_id="dolen-omurzakov",
-        t_unix=time.time(),
-        status=TrackStatus.CONFIRMED,
-        position=GeoPoint(lat_deg=42.8746, lon_deg=74.6036, alt_m=850.0),
-        enu_m=(0.0, 0.0, 70.0),
-        velocity_enu_mps=(3.0, 4.0, 0.0),
-        position_std_m=2.0,
-        object_class=ObjectClass.DRONE,
-        identity=Identity(rid_serial=f"S{track_id}"),
-        identity_key=f"rid:S{track_id}",
-    )
 
 
 @pytest.fixture
@@ -61,11 +42,11 @@ def fuzz_target(serve):
             zone_level=ZoneLevel.CRITICAL,
             rule="drone_in_zone",
             object_key=f"rid:S{i}",
-            track=_track(f"T{i}"),
+            track=drone_track(f"T{i}"),
             t_unix=time.time(),
             reason="in",
         )
-    served.pub.publish(TOPIC_TRACKS, [_track("T0"), _track("T1")])
+    served.pub.publish(TOPIC_TRACKS, [drone_track("T0"), drone_track("T1")])
     status = SensorStatus(
         sensor_id="rid-1", t_unix=time.time(), state=SensorState.OK, driver="dragonsync"
     )

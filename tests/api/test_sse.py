@@ -11,25 +11,11 @@ import websockets
 from cuas.api.auth import Role
 from cuas.api.live import CLIENT_QUEUE
 from cuas.bus import TOPIC_ALERTS, TOPIC_TRACKS
-from cuas.schema import GeoPoint, Identity, ObjectClass, Track, TrackStatus, ZoneLevel
+from cuas.schema import ZoneLevel
+
+from support import drone_track
 
 SSE = "/api/v1/stream/sse"
-
-
-def track(track_id: str) -> Track:
-    return Track(
-        track_id=track_id,
-        site_id="dolen-omurzakov",
-        t_unix=time.time(),
-        status=TrackStatus.CONFIRMED,
-        position=GeoPoint(lat_deg=42.8746, lon_deg=74.6036, alt_m=850.0),
-        enu_m=(0.0, 0.0, 70.0),
-        velocity_enu_mps=(3.0, 4.0, 0.0),
-        position_std_m=2.0,
-        object_class=ObjectClass.DRONE,
-        identity=Identity(rid_serial=f"S{track_id}"),
-        identity_key=f"rid:S{track_id}",
-    )
 
 
 async def events(response: httpx.Response) -> AsyncIterator[dict[str, str]]:
@@ -65,7 +51,7 @@ def test_sse_carries_the_websocket_messages_with_event_names_and_ids(serve):
         zone_level=ZoneLevel.CRITICAL,
         rule="drone_in_zone",
         object_key="rid:ST1",
-        track=track("T1"),
+        track=drone_track("T1"),
         t_unix=time.time(),
         reason="in",
     )
@@ -88,7 +74,7 @@ def test_sse_carries_the_websocket_messages_with_event_names_and_ids(serve):
             assert [a["alert_id"] for a in sse_snap["alerts"]] == [alert.alert_id]
             assert sse_snap["alerts"] == ws_snap["alerts"]
 
-            served.pub.publish(TOPIC_TRACKS, [track("T7")])
+            served.pub.publish(TOPIC_TRACKS, [drone_track("T7")])
             tracks = await asyncio.wait_for(anext(stream), 5)
             assert tracks["event"] == "tracks" and tracks["id"] == "2"
             assert tracks["data"] == await ws.recv()  # the very same message, byte for byte
@@ -126,7 +112,7 @@ def test_sse_sends_a_heartbeat_comment_when_idle(serve):
 def test_a_slow_sse_client_is_dropped_with_a_close_event(serve):
     served = serve()
     live = served.app.state.live
-    message = [track("T9")]
+    message = [drone_track("T9")]
 
     def flood() -> None:  # runs on the server's loop: the stream task gets no turn between
         for _ in range(CLIENT_QUEUE + 1):
