@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -19,6 +20,7 @@ from cuas.api.deps import (
     StoreDep,
     error,
 )
+from cuas.api.live import LiveState
 from cuas.schema import Alert, AlertEvent, AlertState
 from cuas.store.sqlite import AlertNotFound, AlertStateError
 
@@ -82,9 +84,19 @@ def alert_events(alert_id: RowId, store: StoreDep) -> list[AlertEvent]:
     },
 )
 async def acknowledge(alert_id: RowId, body: AckRequest, store: StoreDep, live: LiveDep) -> Alert:
+    return await _operator_transition(store.acknowledge, alert_id, body, live)
+
+
+async def _operator_transition(
+    transition: Callable[[int, str, str | None, float], Alert],
+    alert_id: int,
+    body: AckRequest | ResolveRequest,
+    live: LiveState,
+) -> Alert:
+    """Apply an operator's transition in the store (404/409 with its reason), then stream it."""
     try:
         alert = await asyncio.to_thread(
-            store.acknowledge, alert_id, body.operator.strip(), body.note, time.time()
+            transition, alert_id, body.operator.strip(), body.note, time.time()
         )
     except AlertNotFound as exc:
         raise HTTPException(404, str(exc)) from None
@@ -112,13 +124,4 @@ class ResolveRequest(BaseModel):
 )
 async def resolve(alert_id: RowId, body: ResolveRequest, store: StoreDep, live: LiveDep) -> Alert:
     """Close a cleared alert (409 while the engine still holds it open)."""
-    try:
-        alert = await asyncio.to_thread(
-            store.resolve, alert_id, body.operator.strip(), body.note, time.time()
-        )
-    except AlertNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except AlertStateError as exc:
-        raise HTTPException(409, str(exc)) from None
-    live.on_alerts([alert])
-    return alert
+    return await _operator_transition(store.resolve, alert_id, body, live)
