@@ -137,7 +137,7 @@ class ApiKeyStore(Database):
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         now = time.time() if t_unix is None else t_unix
         try:
-            with self._write():
+            with self.write():
                 cur = self._db.execute(
                     "INSERT INTO api_keys (name, role, key_sha256, created_t) VALUES (?,?,?,?)",
                     (name, role.value, hash_key(secret), now),
@@ -160,7 +160,7 @@ class ApiKeyStore(Database):
     def revoke(self, which: str, t_unix: float | None = None) -> ApiKey:
         """Revoke the active key with this id or name; it stops working at once."""
         now = time.time() if t_unix is None else t_unix
-        with self._write():
+        with self.write():
             column = "key_id" if which.isdigit() else "name"
             row = self._db.execute(
                 "SELECT key_id, name, role, created_t, last_used_t, revoked_t FROM api_keys"
@@ -191,7 +191,7 @@ class ApiKeyStore(Database):
         now = time.time()
         if now - self._used_written.get(key.key_id, 0.0) >= LAST_USED_EVERY_S:
             self._used_written[key.key_id] = now
-            with self._write():
+            with self.write():
                 self._db.execute(
                     "UPDATE api_keys SET last_used_t=? WHERE key_id=?", (now, key.key_id)
                 )

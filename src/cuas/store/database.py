@@ -33,12 +33,18 @@ class Database:
             self._db.executescript(schema)
 
     @contextmanager
-    def _write(self) -> Iterator[None]:
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads, while no other thread of this process uses it."""
+        with self._lock:
+            yield self._db
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, holding SQLite's write lock from its first read."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield
+                yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise

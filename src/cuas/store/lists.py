@@ -9,6 +9,7 @@ when the file changed, removed when the file no longer has them. Entries from th
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Literal
 
 from cuas.alerting.friends import Friend, FriendEvent, FriendKind, FriendSpec, normalise
@@ -70,23 +71,22 @@ class FriendStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        with store._lock:
-            store._db.executescript(_SCHEMA)
+        with store.read() as db:
+            db.executescript(_SCHEMA)
 
     def list(self, t_unix: float | None = None) -> list[Friend]:
         """Every entry, oldest first; ``expired`` is set as of ``t_unix`` when given."""
-        with self.store._lock:
-            rows = self.store._db.execute(
-                f"SELECT {_COLUMNS} FROM friends ORDER BY friend_id"
-            ).fetchall()
+        with self.store.read() as db:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM friends ORDER BY friend_id").fetchall()
         return [_friend(r, t_unix) for r in rows]
 
     def get(self, friend_id: int) -> Friend:
-        with self.store._lock:
-            return self._get(friend_id)
+        with self.store.read() as db:
+            return self._get(db, friend_id)
 
-    def _get(self, friend_id: int) -> Friend:
-        row = self.store._db.execute(
+    @staticmethod
+    def _get(db: sqlite3.Connection, friend_id: int) -> Friend:
+        row = db.execute(
             f"SELECT {_COLUMNS} FROM friends WHERE friend_id=?", (friend_id,)
         ).fetchone()
         if row is None:
@@ -100,8 +100,7 @@ class FriendStore:
         An unchanged entry is left alone and not audited."""
         expires = spec.expires_t_unix
         match = normalise(spec.kind, spec.value)
-        with self.store._write():
-            db = self.store._db
+        with self.store.write() as db:
             row = db.execute(
                 f"SELECT {_COLUMNS} FROM friends WHERE kind=? AND match_value=?",
                 (spec.kind.value, match),
@@ -132,6 +131,7 @@ class FriendStore:
                     (spec.value, spec.label, expires, origin, actor, t_unix, friend_id),
                 )
             self._event(
+                db,
                 friend_id,
                 t_unix,
                 actor,
@@ -140,13 +140,13 @@ class FriendStore:
                 spec.value,
                 _detail(spec.label, expires, origin),
             )
-            return self._get(friend_id), action == "added"
+            return self._get(db, friend_id), action == "added"
 
     def remove(self, friend_id: int, actor: str, t_unix: float, why: str = "") -> Friend:
-        with self.store._write():
-            entry = self._get(friend_id)
-            self.store._db.execute("DELETE FROM friends WHERE friend_id=?", (friend_id,))
-            self._event(friend_id, t_unix, actor, "removed", entry.kind, entry.value, why)
+        with self.store.write() as db:
+            entry = self._get(db, friend_id)
+            db.execute("DELETE FROM friends WHERE friend_id=?", (friend_id,))
+            self._event(db, friend_id, t_unix, actor, "removed", entry.kind, entry.value, why)
             return entry
 
     def sync_config(self, specs: list[FriendSpec], t_unix: float) -> None:
@@ -161,8 +161,7 @@ class FriendStore:
 
     def events(self, limit: int = 100, offset: int = 0) -> tuple[list[FriendEvent], int]:
         """The audit trail, newest first, and its length."""
-        with self.store._lock:
-            db = self.store._db
+        with self.store.read() as db:
             total = db.execute("SELECT COUNT(*) FROM friend_events").fetchone()[0]
             rows = db.execute(
                 "SELECT event_id, friend_id, t, actor, action, kind, value, detail"
@@ -184,8 +183,9 @@ class FriendStore:
         ]
         return events, int(total)
 
+    @staticmethod
     def _event(
-        self,
+        db: sqlite3.Connection,
         friend_id: int,
         t_unix: float,
         actor: str,
@@ -194,7 +194,7 @@ class FriendStore:
         value: str,
         detail: str,
     ) -> None:
-        self.store._db.execute(
+        db.execute(
             "INSERT INTO friend_events (friend_id, t, actor, action, kind, value, detail)"
             " VALUES (?,?,?,?,?,?,?)",
             (friend_id, t_unix, actor, action, kind.value, value, detail),

@@ -88,7 +88,7 @@ class Outbox(Database):
         """Store new deliveries in one transaction; they are durable when this returns."""
         if not deliveries:
             return
-        with self._write():
+        with self.write():
             self._db.executemany(
                 f"INSERT INTO webhook_outbox ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [
@@ -135,7 +135,7 @@ class Outbox(Database):
         t_unix: float,
         error: str | None,
     ) -> None:
-        with self._write():
+        with self.write():
             self._db.execute(
                 "UPDATE webhook_outbox SET state=?, attempts=?, done_t=?,"
                 " last_error=COALESCE(?, last_error) WHERE delivery_id=? AND state=?",
@@ -145,7 +145,7 @@ class Outbox(Database):
     def reschedule(
         self, delivery_id: str, attempts: int, next_attempt_t_unix: float, error: str
     ) -> None:
-        with self._write():
+        with self.write():
             self._db.execute(
                 "UPDATE webhook_outbox SET attempts=?, next_attempt_t=?, last_error=?"
                 " WHERE delivery_id=? AND state=?",
@@ -160,7 +160,7 @@ class Outbox(Database):
 
     def orphan(self, known_subscriptions: set[str], t_unix: float) -> int:
         """Dead-letter pending rows of subscriptions no longer configured; returns how many."""
-        with self._write():
+        with self.write():
             names = list(known_subscriptions)
             cur = self._db.execute(
                 "UPDATE webhook_outbox SET state=?, done_t=?,"
@@ -172,7 +172,7 @@ class Outbox(Database):
 
     def prune(self, delivered_before_unix: float, dead_before_unix: float) -> int:
         """Forget delivered and dead rows finished before the given times."""
-        with self._write():
+        with self.write():
             cur = self._db.execute(
                 "DELETE FROM webhook_outbox WHERE (state=? AND done_t<?) OR (state=? AND done_t<?)",
                 (

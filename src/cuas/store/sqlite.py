@@ -156,7 +156,7 @@ class Store(Database):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path, _SCHEMA)
-        with self._write():  # two processes may open an old-format file at once
+        with self.write():  # two processes may open an old-format file at once
             have = {r[1] for r in self._db.execute("PRAGMA table_info(alerts)")}
             for column, decl in _ALERT_COLUMNS_ADDED.items():
                 if column not in have:
@@ -178,7 +178,7 @@ class Store(Database):
     ) -> Alert:
         if evidence is None:
             evidence = AlertEvidence.of_track(track) if track else AlertEvidence()
-        with self._write():
+        with self.write():
             cur = self._db.execute(
                 "INSERT INTO alerts (site_id, zone_id, zone_level, rule, object_key, track_id,"
                 " state, raised_t, updated_t, track_json, reason, evidence_json)"
@@ -214,7 +214,7 @@ class Store(Database):
     ) -> Alert:
         """Raise the stakes of an open alert (a pre-alert's object entered its zone): it
         needs a new acknowledgement. A closed alert is returned unchanged."""
-        with self._write():
+        with self.write():
             current = self._get(alert_id)
             if current.state not in _ESCALATABLE:
                 return current
@@ -248,7 +248,7 @@ class Store(Database):
             return self._get(alert_id)
 
     def acknowledge(self, alert_id: int, operator: str, note: str | None, t_unix: float) -> Alert:
-        with self._write():
+        with self.write():
             current = self._get(alert_id)
             if current.state not in _ACKNOWLEDGEABLE:
                 raise AlertStateError(
@@ -275,7 +275,7 @@ class Store(Database):
 
     def clear(self, alert_id: int, t_unix: float, reason: str, track: Track | None) -> Alert:
         """The engine saw the condition end; a cleared or resolved alert is returned as is."""
-        with self._write():
+        with self.write():
             current = self._get(alert_id)
             if current.state not in OPEN_ALERT_STATES:
                 return current
@@ -296,7 +296,7 @@ class Store(Database):
 
     def resolve(self, alert_id: int, operator: str, note: str | None, t_unix: float) -> Alert:
         """An operator closes a cleared alert, with a note on what it was."""
-        with self._write():
+        with self.write():
             current = self._get(alert_id)
             if current.state is not AlertState.CLEARED:
                 raise AlertStateError(
@@ -405,7 +405,7 @@ class Store(Database):
 
     # -- track history and counters ---------------------------------------------------
     def add_track_points(self, tracks: list[Track]) -> None:
-        with self._write():
+        with self.write():
             self._db.executemany(
                 "INSERT INTO track_history VALUES (?,?,?,?,?,?,?)",
                 [
@@ -436,7 +436,7 @@ class Store(Database):
 
     def reserve(self, name: str, count: int) -> int:
         """Reserve ``count`` numbers of a persistent counter; returns the first one."""
-        with self._write():
+        with self.write():
             row = self._db.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()
             first = row[0] if row else 1
             self._db.execute(
