@@ -72,7 +72,8 @@ def test_a_key_is_stored_only_as_its_sha256(tmp_path):
     keys = ApiKeyStore(tmp_path / "cuas.sqlite")
     key, secret = keys.create("anna", Role.OPERATOR)
     assert secret.startswith("cuas_") and len(secret) >= 45  # 32 random bytes, base64
-    row = keys._db.execute("SELECT * FROM api_keys").fetchone()
+    with keys.read() as db:
+        row = db.execute("SELECT * FROM api_keys").fetchone()
     assert hashlib.sha256(secret.encode()).hexdigest() in row
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())  # the file, its WAL and index
     assert secret.encode() not in raw and secret[5:].encode() not in raw
