@@ -364,7 +364,7 @@ def main() -> None:
     parser.add_argument("--drones", default="1000,100", help="background drones (tracks)")
     parser.add_argument("--probes", type=int, default=60, help="probe drones per run")
     args = parser.parse_args()
-    variants = [("0.2 (shipped)", ""), ("0", "reorder_lag_s = 0.0")]
+    variants = [("0.05 (shipped)", ""), ("0", "reorder_lag_s = 0.0")]
     print(
         f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}; "
         f"a probe every {PROBE_EVERY_S} s reporting at {PROBE_HZ:g} Hz; latency from the "

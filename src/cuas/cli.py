@@ -43,10 +43,26 @@ def _speed(text: str) -> float | None:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not 0 <= value <= 86_400:
+        raise argparse.ArgumentTypeError("must be between 0 and 86400 seconds")
+    return value
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from cuas.supervisor import run
 
-    return run(args.config or default_config(), args.record, args.port)
+    return run(
+        args.config or default_config(),
+        args.record,
+        args.port,
+        exercise_path=args.exercise,
+        exercise_delay_s=args.exercise_delay,
+    )
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -401,6 +417,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, help="deployment TOML (default: configs/demo.toml)")
     run.add_argument("--record", help="also capture every sensor's raw input to this replay file")
     run.add_argument("--port", type=int, help="API/dashboard port (overrides api.port)")
+    run.add_argument(
+        "--exercise",
+        type=Path,
+        metavar="SCENARIO.toml",
+        help="inject this scenario's simulated sensors into the live run; all it causes is "
+        "marked EXERCISE",
+    )
+    run.add_argument(
+        "--exercise-delay",
+        type=_seconds,
+        metavar="S",
+        help="seconds from now to the exercise scenario's time zero (default 10)",
+    )
     run.set_defaults(func=cmd_run)
 
     replay = sub.add_parser("replay", help="play a replay file through drivers and tracker")

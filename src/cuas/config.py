@@ -59,6 +59,36 @@ class ApiConfig(_Section):
     stream_heartbeat_s: float = Field(
         15.0, gt=0, le=300, description="SSE comment sent when nothing else was for this long"
     )
+    map_tiles_url: str | None = Field(
+        None,
+        description="XYZ (Web Mercator) tile URL template for the dashboard's map, with {z}, "
+        "{x} and {y}, e.g. http://tiles.local/{z}/{x}/{y}.png; unset: no tiles (offline)",
+    )
+    map_tiles_attribution: str = Field(
+        "", max_length=200, description="shown on the map under the tiles (their licence)"
+    )
+    map_tiles_max_zoom: int = Field(
+        19, ge=0, le=22, description="deepest zoom the tile server has; deeper views stretch it"
+    )
+
+    @field_validator("map_tiles_url")
+    @classmethod
+    def _tiles_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, _, rest = value.partition("://")
+        host = rest.split("/", 1)[0]
+        if scheme.lower() not in ("http", "https") or not host:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if "{" in host or "}" in host:
+            raise ValueError("the host must be fixed (placeholders only in the path or query)")
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in value]
+        if missing:
+            raise ValueError(
+                f"must contain {', '.join(missing)}: an XYZ template such as "
+                "https://tiles.example/{z}/{x}/{y}.png"
+            )
+        return value
 
     @property
     def keys_required(self) -> bool:
@@ -154,7 +184,7 @@ class TrackerSection(_Section):
     )
     publish_interval_s: float = Field(0.5, gt=0, description="how often tracks go on the bus")
     reorder_lag_s: float = Field(
-        0.2, ge=0, description="hold detections this long (plus the largest sensor latency)"
+        0.05, ge=0, description="hold detections this long (plus the largest sensor latency)"
     )
 
 
@@ -220,17 +250,44 @@ class Orientation(_Section):
     roll_deg: float = 0.0
 
 
+class SensorCoverage(_Section):
+    """Where a sensor can see: a sector of ``azimuth_width_deg`` centred on the boresight
+    (``orientation.yaw_deg``) out to ``range_m``, optionally between two elevations."""
+
+    range_m: float = Field(gt=0, description="detection range, metres from the sensor")
+    azimuth_width_deg: float = Field(
+        360.0, gt=0, le=360, description="sector width centred on yaw_deg; 360 = all round"
+    )
+    min_elevation_deg: float | None = Field(None, ge=-90, le=90)
+    max_elevation_deg: float | None = Field(None, ge=-90, le=90)
+
+    @model_validator(mode="after")
+    def _elevation_order(self) -> SensorCoverage:
+        low, high = self.min_elevation_deg, self.max_elevation_deg
+        if low is not None and high is not None and low >= high:
+            raise ValueError(
+                f"min_elevation_deg ({low:g}) must be below max_elevation_deg ({high:g})"
+            )
+        return self
+
+
 class SensorConfig(_Section):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     driver: str
     source: str
     position: GeoPoint | None = None
     orientation: Orientation = Field(default_factory=Orientation)
+    coverage: SensorCoverage | None = Field(None, description="drawn on the dashboard's map")
     noise: SensorNoise = Field(default_factory=SensorNoise)
     pd: float = Field(0.9, gt=0, le=1, description="probability of detecting a target in cover")
     clutter_per_scan: float = Field(0.0, ge=0, description="expected false detections per scan")
     latency_s: float = Field(0.0, ge=0, description="typical delay from event to receipt")
     options: dict[str, Any] = Field(default_factory=dict)
+    exercise: bool = Field(
+        False,
+        description="a scenario's simulated sensor (cuas run --exercise): all it causes "
+        "is marked exercise",
+    )
 
 
 def _alerting_level(level: ZoneLevel | None) -> ZoneLevel | None:

@@ -2,7 +2,13 @@
 
 The bus, the replay files and the REST/WebSocket API all serialise these models, so a
 field is added here once and everywhere sees it. ``SCHEMA_VERSION`` is carried in every
-bus envelope and replay header; bump it when a field changes meaning or is removed.
+bus envelope and replay header; bump it when a field changes meaning or is removed. A new
+field that is optional with a default (e.g. ``exercise``, Track ``home`` and ``friendly``)
+keeps version 1: older replays, bus peers and clients that lack it still read and validate.
+
+Exercise marking: ``exercise`` is true on whatever an injected scenario (``cuas run
+--exercise``) caused: its detections (set by the driver host, never by a driver), any track
+one of them fed, and the alerts of those tracks or of exercise sensors.
 
 Frames: positions are WGS84 geodetic (``lat_deg``, ``lon_deg``, ``alt_m`` above the
 ellipsoid) on the wire; the tracker works in a local east-north-up frame around the site
@@ -113,12 +119,18 @@ class Detection(_Model):
     # "timestamp_stale": kept, flagged, and shown to operators rather than dropped.
     flags: list[str] = Field(default_factory=list)
     raw: RawRef | None = None
+    exercise: bool = False  # from an exercise sensor; set by the driver host
 
 
 class SensorState(StrEnum):
     OK = "ok"
     DEGRADED = "degraded"
     OFFLINE = "offline"
+
+
+#: SensorStatus counter the driver host sets to 1 once a sensor's source has no more input
+#: (a replay without loop, an exercise scenario played to its end)
+SOURCE_ENDED = "source_ended"
 
 
 class SensorStatus(_Model):
@@ -129,6 +141,7 @@ class SensorStatus(_Model):
     detail: str = ""
     position: GeoPoint | None = None
     counters: dict[str, int] = Field(default_factory=dict)
+    exercise: bool = False  # a sensor of an injected exercise scenario
 
 
 class TrackStatus(StrEnum):
@@ -152,6 +165,9 @@ class Track(_Model):
     identity: Identity = Field(default_factory=Identity)
     identity_key: str | None = None  # the stable key identity association uses, e.g. "rid:..."
     pilot: GeoPoint | None = None
+    home: GeoPoint | None = None  # take-off/home point (Remote ID System, DJI DroneID)
+    friendly: str | None = None  # the friend list entry its identity matches, if any
+    exercise: bool = False  # fed by at least one exercise detection
     sensors: list[str] = Field(default_factory=list)
     hits: int = 0
     quality: float | None = Field(None, ge=0, le=1)  # 0 poor .. 1 excellent, tracker-defined
@@ -249,6 +265,7 @@ class Alert(_Model):
     time_to_breach_s: float | None = None  # time_to_breach: predicted seconds to entry
     breach_point: GeoPoint | None = None  # time_to_breach: predicted entry point
     track: Track | None = None  # snapshot at the latest transition
+    exercise: bool = False  # caused by an exercise track, detection or sensor
 
 
 class AlertEvent(_Model):

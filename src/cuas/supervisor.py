@@ -3,7 +3,9 @@
 Each part runs in its own process so a fault in one (a driver fed garbage, a stuck
 client) cannot stall the others. A part that dies is restarted with backoff; alerts and
 acknowledgements live in SQLite, so nothing acknowledged is lost across a restart.
-Ctrl-C (SIGINT) or SIGTERM stops every process this command started.
+Ctrl-C (SIGINT) or SIGTERM stops every process this command started. With ``--exercise``
+a scenario is simulated first and its sensors join every process's config as exercise
+sensors (``cuas.sim.exercise``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from cuas.config import ConfigError, DeploymentConfig, load_config
@@ -56,11 +59,21 @@ def _interrupt() -> None:
     raise KeyboardInterrupt
 
 
-def _child(role: str, config_path: str, record_path: str | None, api_port: int | None) -> None:
+def _child(
+    role: str,
+    config_path: str,
+    record_path: str | None,
+    api_port: int | None,
+    exercise_sensors: list[dict[str, Any]] | None = None,
+) -> None:
     """Entry point of every child process."""
     config = load_config(config_path)
     if api_port is not None:
         config.api.port = api_port
+    if exercise_sensors:
+        from cuas.sim.exercise import with_exercise
+
+        with_exercise(config, exercise_sensors)
     setup_logging(config.service.log_level)
     stop = threading.Event()
     on_stop_signals(stop, _interrupt if role == "api" else None)
@@ -126,13 +139,36 @@ def check_ports(config: DeploymentConfig) -> None:
             _check_free(parts.hostname or "127.0.0.1", parts.port, f"bus.{key}")
 
 
-def run(config_path: Path, record_path: str | None = None, api_port: int | None = None) -> int:
+def run(
+    config_path: Path,
+    record_path: str | None = None,
+    api_port: int | None = None,
+    exercise_path: Path | None = None,
+    exercise_delay_s: float | None = None,
+) -> int:
     config = load_config(config_path)
     if api_port is not None:
         config.api.port = api_port
     setup_logging(config.service.log_level)
+    exercise_sensors: list[dict[str, Any]] = []
+    plan = None
+    if exercise_path is not None:
+        from cuas.sim.exercise import DEFAULT_DELAY_S, plan_exercise, with_exercise
+
+        delay_s = DEFAULT_DELAY_S if exercise_delay_s is None else exercise_delay_s
+        plan = plan_exercise(config, exercise_path, delay_s=delay_s)
+        exercise_sensors = [s.model_dump(mode="json") for s in plan.sensors]
+        with_exercise(config, exercise_sensors)
     validate_deployment(config)  # a bad sensor or key must stop us here, not loop restarts
     check_ports(config)
+    if plan is not None:
+        plan.simulate()
+        print(plan.describe(), flush=True)
+        if time.time() > plan.start_unix:
+            log.warning(
+                "exercise: simulating took longer than the delay; its first %.1f s are skipped",
+                time.time() - plan.start_unix,
+            )
     ctx = mp.get_context("spawn")
     parts = [_Part("engine"), _Part("drivers"), _Part("api")]
     if config.outbound.enabled:
@@ -143,7 +179,7 @@ def run(config_path: Path, record_path: str | None = None, api_port: int | None 
     def start(part: _Part) -> None:
         part.process = ctx.Process(
             target=_child,
-            args=(part.role, str(config_path), record_path, api_port),
+            args=(part.role, str(config_path), record_path, api_port, exercise_sensors),
             name=f"cuas-{part.role}",
             daemon=False,
         )

@@ -269,3 +269,17 @@ def test_zone_needs_exactly_one_shape():
             polygon=poly(10),
             circle=Circle(lat_deg=1, lon_deg=2, radius_m=3),
         )
+
+
+def test_a_partial_evaluation_raises_for_its_tracks_and_clears_no_other_by_time(store):
+    """The engine's quick steps pass only the tracks just updated: another drone's open
+    alert must not clear for want of its track; the next full evaluation decides."""
+    eng = engine(store, clear_after_s=2.0, breach_horizon_s=0.0)
+    (t1_inner, t1_outer) = eng.evaluate(0.0, [trk("T1", 50, 0, key="rid:A")], [])
+    for t in (1.0, 3.0, 6.0):  # only T2 updates, long past T1's clear_after_s
+        raised = eng.evaluate(t, [trk("T2", 300, 0, t=t, key="rid:B")], [], partial=True)
+        assert [a.zone_id for a in raised] == (["outer"] if t == 1.0 else [])
+    assert store.get(t1_inner.alert_id).state.value == "raised"
+    # a full evaluation without T1 in a zone clears its alerts
+    cleared = eng.evaluate(7.0, [trk("T2", 300, 0, t=7.0, key="rid:B")], [])
+    assert {a.alert_id for a in cleared} == {t1_inner.alert_id, t1_outer.alert_id}

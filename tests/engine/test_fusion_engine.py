@@ -124,19 +124,20 @@ def test_shuffled_multi_sensor_input_gives_the_time_ordered_result() -> None:
     dets = []
     for t in np.arange(0.0, 25.0, 0.5):
         dets.append(radar_plot(t, rng))
-        lat, lon, alt = geodetic(truth_at(t + 0.1) + rng.normal(0, 3.0, 3))
+        lat, lon, alt = geodetic(truth_at(t + 0.02) + rng.normal(0, 3.0, 3))
         dets.append(
             Detection(
                 sensor_id="rid-1",
-                t_unix=t + 0.1,
+                t_unix=t + 0.02,
                 kind=MeasurementKind.POSITION,
                 position=GeoPoint(lat_deg=lat, lon_deg=lon, alt_m=alt),
                 identity=Identity(rid_serial="SERIAL1"),
             )
         )
     in_order = [(d.t_unix, d) for d in dets]
-    # arrival: each detection late by up to 0.18 s (below the 0.2 s lag), so often overtaken
-    shuffled = [(d.t_unix + rng.uniform(0.0, 0.18), d) for d in dets]
+    # arrival: each detection late by up to 0.045 s (below the default 0.05 s lag), so
+    # often overtaken
+    shuffled = [(d.t_unix + rng.uniform(0.0, 0.045), d) for d in dets]
     ordered_engine = FusionEngine(config(), Store(":memory:"))
     shuffled_engine = FusionEngine(config(), Store(":memory:"))
     a = run(ordered_engine, in_order, 26.0).tracks

@@ -1,6 +1,7 @@
-"""The outbound process end to end (a bus publisher standing in for the engine, a real HTTP
-receiver, a real UDP socket, SIGKILL and restart), and the machine feed on the engine's
-output bus as an external ZeroMQ consumer sees it."""
+"""The outbound service on a real SQLite file: alert transitions from the store's audit table
+to a real HTTP receiver (HMAC checked) and a real UDP socket; the first start against an
+existing store, a restart, the subscription filters, and the outbound process killed with
+SIGKILL in the middle of a stream of transitions (tracks still come from the bus)."""
 
 import hashlib
 import hmac
@@ -11,33 +12,30 @@ import sqlite3
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
-import zmq
 
-from cuas.bus import TOPIC_ALERTS, TOPIC_TRACKS, Publisher
-from cuas.config import load_config, parse_config
-from cuas.engine.service import run_engine
+from cuas.bus import TOPIC_TRACKS, Publisher
+from cuas.config import load_config
+from cuas.outbound.service import OutboundService
 from cuas.schema import (
-    SCHEMA_VERSION,
     Alert,
-    AlertState,
-    Detection,
     GeoPoint,
     Identity,
-    MeasurementKind,
     ObjectClass,
     Track,
     TrackStatus,
     ZoneLevel,
 )
+from cuas.store.sqlite import Store
 from cuas.supervisor import _child
 
 from support import free_port
 
 SECRET = "outbound-e2e-secret-0123456789"
-SITE = {"id": "s", "name": "s", "reference": {"lat_deg": 42.8746, "lon_deg": 74.6036, "alt_m": 780}}
+ENV = {"CUAS_TEST_WEBHOOK_SECRET": SECRET}
 
 
 def track() -> Track:
@@ -56,24 +54,21 @@ def track() -> Track:
     )
 
 
-def alert(state: AlertState) -> Alert:
-    return Alert(
-        alert_id=1,
+def raise_alert(store: Store, serial: str = "E2E-SERIAL", level=ZoneLevel.CRITICAL) -> Alert:
+    """What the engine's alert rules do when a drone enters a zone."""
+    return store.raise_alert(
         site_id="s",
         zone_id="bowl",
-        zone_level=ZoneLevel.CRITICAL,
+        zone_level=level,
         rule="drone_in_zone",
-        object_key="rid:E2E-SERIAL",
-        track_id="21",
-        state=state,
-        raised_t_unix=time.time(),
-        updated_t_unix=time.time(),
+        object_key=f"rid:{serial}",
         track=track(),
+        t_unix=time.time(),
+        reason=f"{serial} inside the bowl",
     )
 
 
-def write_config(tmp_path: Path, hook_url: str, cot_port: int) -> tuple[Path, str]:
-    output = f"tcp://127.0.0.1:{free_port()}"
+def write_config(tmp_path: Path, hook_url: str, cot_port: int, hooks_toml: str = "") -> Path:
     path = tmp_path / "deploy.toml"
     path.write_text(
         f"""
@@ -82,7 +77,7 @@ data_dir = "{(tmp_path / "data").as_posix()}"
 log_level = "warning"
 [bus]
 ingest = "tcp://127.0.0.1:{free_port()}"
-output = "{output}"
+output = "tcp://127.0.0.1:{free_port()}"
 [[sites]]
 id = "s"
 name = "s"
@@ -92,12 +87,15 @@ id = "ops"
 url = "{hook_url}"
 secret_env = "CUAS_TEST_WEBHOOK_SECRET"
 retry_initial_s = 0.1
+retry_max_s = 0.4
+{hooks_toml}
 [[outbound.cot]]
 address = "127.0.0.1"
 port = {cot_port}
+min_interval_s = 0
 """
     )
-    return path, output
+    return path
 
 
 def start_outbound(config_path: Path) -> mp.Process:
@@ -108,10 +106,40 @@ def start_outbound(config_path: Path) -> mp.Process:
     return proc
 
 
+def store_of(tmp_path: Path) -> Store:
+    return Store(tmp_path / "data" / "cuas.sqlite")
+
+
+def cursor_of(tmp_path: Path) -> int | None:
+    """The outbound process's cursor, as any reader of the file sees it."""
+    try:
+        with sqlite3.connect(tmp_path / "data" / "cuas.sqlite") as db:
+            row = db.execute("SELECT event_id FROM outbound_cursor WHERE name='outbound'")
+            got = row.fetchone()
+    except sqlite3.OperationalError:  # not created yet
+        return None
+    return got[0] if got else None
+
+
+def wait_until(predicate, timeout_s: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} not met in {timeout_s} s"
+        time.sleep(0.02)
+
+
 def verified(received) -> dict:
     expected = "sha256=" + hmac.new(SECRET.encode(), received.body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(expected, received.headers["X-Cuas-Signature"])
-    return json.loads(received.body)
+    body = json.loads(received.body)
+    assert body["delivery_id"] == received.headers["X-Cuas-Delivery"]
+    return body
+
+
+def delivered(receiver, subscription: str = "ops") -> list[dict]:
+    """Bodies of the successful POSTs to one subscription, in arrival order."""
+    bodies = [verified(r) for r in receiver.requests if r.status == 200]
+    return [b for b in bodies if b["subscription"] == subscription]
 
 
 def cot_events(sock: socket.socket, want: int, timeout_s: float = 10.0) -> list[ET.Element]:
@@ -124,66 +152,218 @@ def cot_events(sock: socket.socket, want: int, timeout_s: float = 10.0) -> list[
     return events
 
 
-def test_outbound_process_delivers_and_resumes_after_sigkill(tmp_path, receiver, monkeypatch):
-    monkeypatch.setenv("CUAS_TEST_WEBHOOK_SECRET", SECRET)
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    udp.settimeout(0.5)
-    config_path, output = write_config(tmp_path, receiver.url, udp.getsockname()[1])
-    engine = Publisher(output, bind=True, src="engine")
-    procs = [start_outbound(config_path)]
+@pytest.fixture
+def udp():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.5)
+    yield sock
+    sock.close()
+
+
+def poll_until_quiet(service: OutboundService) -> None:
+    while service.poll_alerts(time.time()):
+        pass
+
+
+def test_first_start_skips_history_and_a_restart_resumes_at_its_cursor(tmp_path, receiver, udp):
+    config = load_config(write_config(tmp_path, receiver.url, udp.getsockname()[1]))
+    store = store_of(tmp_path)
+    old = raise_alert(store, "OLD")  # history from before outbound was configured
+    store.acknowledge(old.alert_id, "ops-0", None, time.time())
+    store.clear(old.alert_id, time.time(), "left", None)
+    store.resolve(old.alert_id, "ops-0", "kite", time.time())
+    still_open = raise_alert(store, "OPEN")
+
+    service = OutboundService(config, environ=ENV)
     try:
-        assert engine.wait_for_subscriber(30), "the outbound process never subscribed"
-        engine.publish(TOPIC_ALERTS, [alert(AlertState.RAISED)])
-        engine.publish(TOPIC_TRACKS, [track()])
-
-        (raised,) = receiver.wait_for(lambda got: len(got) == 1)
-        body = verified(raised)
-        assert body["kind"] == "alert" and body["item"]["state"] == "raised"
-        types = {e.get("uid"): e.get("type") for e in cot_events(udp, 3)}
-        assert types == {
-            "cuas.alert.1": "b-m-p-s-m",
-            "cuas.track.21": "a-h-A-M-F-Q",
-            "cuas.track.21.pilot": "b-m-p-s-m",
-        }
-
-        # the receiver goes down; the clearing is queued, then the process is killed
-        receiver.then_status = 503
-        engine.publish(TOPIC_ALERTS, [alert(AlertState.CLEARED)])
-        got = receiver.wait_for(lambda got: len(got) >= 2)
-        cleared_id = got[1].headers["X-Cuas-Delivery"]
-        procs[0].kill()
-        procs[0].join(5)
-        with sqlite3.connect(tmp_path / "data" / "cuas.sqlite") as db:
-            (state,) = db.execute(
-                "SELECT state FROM webhook_outbox WHERE delivery_id=?", (cleared_id,)
-            ).fetchone()
-        assert state == "pending"
-
-        receiver.then_status = 200
-        procs.append(start_outbound(config_path))
-        receiver.wait_for(
-            lambda got: any(
-                r.status == 200 and r.headers["X-Cuas-Delivery"] == cleared_id for r in got
-            ),
-            timeout_s=30,
-        )
-        time.sleep(0.5)
-        ok = [r for r in receiver.requests if r.status == 200]
-        assert [r.headers["X-Cuas-Delivery"] for r in ok] == [
-            raised.headers["X-Cuas-Delivery"],
-            cleared_id,
-        ]
-        assert verified(ok[1])["item"]["state"] == "cleared"
-        procs[1].terminate()  # SIGTERM: a clean stop
-        procs[1].join(10)
-        assert procs[1].exitcode == 0
+        # TAK gets the alert that is still open again; webhooks get no history
+        (marker,) = cot_events(udp, 1)
+        assert marker.get("uid") == f"cuas.alert.{still_open.alert_id}"
+        poll_until_quiet(service)
+        store.acknowledge(still_open.alert_id, "ops-1", "on camera 3", time.time())
+        poll_until_quiet(service)
+        receiver.wait_for(lambda got: len(got) == 1)
+        (ack_cot,) = cot_events(udp, 1)
+        assert "acknowledged by ops-1" in ack_cot.find("detail/remarks").text
     finally:
+        service.close()
+
+    # made while the outbound process is down: sent after the restart, once
+    store.clear(still_open.alert_id, time.time(), "left the zone", None)
+    store.resolve(still_open.alert_id, "ops-2", "a delivery drone", time.time())
+    service = OutboundService(config, environ=ENV)
+    try:
+        poll_until_quiet(service)
+        receiver.wait_for(lambda got: len(got) == 3)
+        time.sleep(0.3)  # nothing more may arrive
+    finally:
+        service.close()
+    # deliveries run in parallel and may arrive in any order; the event id orders them
+    bodies = sorted(delivered(receiver), key=lambda b: b["transition"]["event_id"])
+    assert len(receiver.requests) == 3
+    assert [(b["item"]["alert_id"], b["transition"]["to_state"]) for b in bodies] == [
+        (still_open.alert_id, "acknowledged"),
+        (still_open.alert_id, "cleared"),
+        (still_open.alert_id, "resolved"),
+    ]
+    ack, cleared, resolved = bodies
+    assert ack["item"]["acknowledged_by"] == "ops-1" and ack["item"]["note"] == "on camera 3"
+    assert ack["transition"]["actor"] == "ops-1" and ack["transition"]["reason"] == "on camera 3"
+    assert cleared["item"]["state"] == "cleared" and cleared["transition"]["actor"] == "engine"
+    assert resolved["item"]["resolved_by"] == "ops-2"
+    assert resolved["item"]["resolution_note"] == "a delivery drone"
+
+
+def test_a_failed_queueing_moves_no_cursor_and_the_next_poll_queues_each_once(
+    tmp_path, receiver, udp
+):
+    config = load_config(write_config(tmp_path, receiver.url, udp.getsockname()[1]))
+    store = store_of(tmp_path)
+    service = OutboundService(config, environ=ENV)
+    try:
+        with service.outbox.read() as db:
+            db.execute("PRAGMA busy_timeout=50")  # give up on a lock at once, not in 10 s
+        first = raise_alert(store, "A")
+        store.acknowledge(first.alert_id, "ops-1", "seen", time.time())
+        locker = sqlite3.connect(tmp_path / "data" / "cuas.sqlite", isolation_level=None)
+        locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            service.poll_alerts(time.time())
+        locker.execute("ROLLBACK")
+        locker.close()
+        assert cursor_of(tmp_path) == service.alerts.after_event_id
+        assert service.outbox.deliveries() == []
+        assert service.poll_alerts(time.time()) == 2
+        assert service.poll_alerts(time.time()) == 0
+        receiver.wait_for(lambda got: len(got) == 2)
+        time.sleep(0.3)
+    finally:
+        service.close()
+    assert sorted(b["transition"]["to_state"] for b in delivered(receiver)) == [
+        "acknowledged",
+        "raised",
+    ]
+    assert len(receiver.requests) == 2
+
+
+def test_subscription_filters_apply_to_the_transitions(tmp_path, receiver, udp):
+    crit_acks = f"""
+[[outbound.webhooks]]
+id = "crit-acks"
+url = "{receiver.url}"
+secret_env = "CUAS_TEST_WEBHOOK_SECRET"
+alert_states = ["acknowledged"]
+min_zone_level = "critical"
+"""
+    config = load_config(write_config(tmp_path, receiver.url, udp.getsockname()[1], crit_acks))
+    store = store_of(tmp_path)
+    service = OutboundService(config, environ=ENV)
+    try:
+        watch = raise_alert(store, "W", ZoneLevel.WATCH)
+        critical = raise_alert(store, "C", ZoneLevel.CRITICAL)
+        for alert in (watch, critical):
+            store.acknowledge(alert.alert_id, "ops-1", None, time.time())
+        poll_until_quiet(service)
+        receiver.wait_for(lambda got: len(got) == 5)
+        time.sleep(0.3)
+    finally:
+        service.close()
+    assert len(receiver.requests) == 5
+    assert [
+        (b["item"]["zone_level"], b["transition"]["to_state"])
+        for b in delivered(receiver, "crit-acks")
+    ] == [("critical", "acknowledged")]
+    assert len(delivered(receiver, "ops")) == 4
+
+
+def test_sigkill_in_the_middle_of_a_stream_loses_and_duplicates_nothing(
+    tmp_path, receiver, udp, monkeypatch
+):
+    """Killed twice while transitions keep coming and deliveries fail; then tracks from the
+    bus still reach TAK, and SIGTERM stops the last process cleanly."""
+    monkeypatch.setenv("CUAS_TEST_WEBHOOK_SECRET", SECRET)
+    config_path = write_config(tmp_path, receiver.url, udp.getsockname()[1])
+    engine = Publisher(load_config(config_path).bus.output, bind=True, src="engine")
+    store = store_of(tmp_path)
+    raise_alert(store, "BEFORE")  # history: not sent
+    procs = [start_outbound(config_path)]
+    enough = threading.Event()
+
+    def operators_and_engine() -> None:
+        """Transitions at a steady pace, as the engine and the API make them, until told."""
+        writer = store_of(tmp_path)
+        i = 0
+        while not enough.is_set():
+            alert = raise_alert(writer, f"K{i}")
+            writer.acknowledge(alert.alert_id, f"ops-{i % 3}", f"note {i}", time.time())
+            writer.clear(alert.alert_id, time.time(), "left", None)
+            writer.resolve(alert.alert_id, "ops-9", f"closed {i}", time.time())
+            i += 1
+            time.sleep(0.1)
+        writer.close()
+
+    writing = threading.Thread(target=operators_and_engine)
+    try:
+        wait_until(lambda: cursor_of(tmp_path) is not None, what="the outbound cursor")
+        start = cursor_of(tmp_path)
+        writing.start()
+        for proc in range(3):
+            moved_from = cursor_of(tmp_path)
+            wait_until(lambda m=moved_from: cursor_of(tmp_path) > m, what="outbound at work")
+            if proc == 2:
+                break
+            receiver.then_status = 503  # and with failing deliveries pending
+            time.sleep(0.15)
+            procs[-1].kill()
+            procs[-1].join(5)
+            receiver.then_status = 200
+            procs.append(start_outbound(config_path))
+        enough.set()
+        writing.join(10)
+        with store.read() as db:
+            events = {
+                row[0]: (row[1], row[2])
+                for row in db.execute(
+                    "SELECT event_id, alert_id, to_state FROM alert_events WHERE event_id > ?",
+                    (start,),
+                )
+            }
+        receiver.wait_for(
+            lambda got: (
+                {json.loads(r.body)["transition"]["event_id"] for r in got if r.status == 200}
+                >= set(events)
+            ),
+            timeout_s=40,
+        )
+
+        def track_on_tak() -> bool:
+            engine.publish(TOPIC_TRACKS, [track()])
+            return any(e.get("uid") == "cuas.track.21" for e in cot_events(udp, 10, 0.2))
+
+        wait_until(track_on_tak, what="a track from the bus on TAK")
+        procs[-1].terminate()  # SIGTERM: a clean stop
+        procs[-1].join(10)
+        assert procs[-1].exitcode == 0
+    finally:
+        enough.set()
         for proc in procs:
             if proc.is_alive():
                 proc.kill()
         engine.close()
-        udp.close()
+    ids_per_event: dict[int, set[str]] = defaultdict(set)
+    for r in receiver.requests:
+        body = verified(r)
+        ids_per_event[body["transition"]["event_id"]].add(body["delivery_id"])
+        assert (body["item"]["alert_id"], body["item"]["state"]) == events[
+            body["transition"]["event_id"]
+        ]
+    assert len(events) >= 12 and set(ids_per_event) == set(events), "nothing lost, no history"
+    assert all(len(ids) == 1 for ids in ids_per_event.values()), "one delivery per transition"
+    ok_ids = [r.headers["X-Cuas-Delivery"] for r in receiver.requests if r.status == 200]
+    # at least once: a delivery may be repeated (same id) when killed between the POST and
+    # recording its success, never under a second id
+    assert len(set(ok_ids)) == len(events) and len(ok_ids) - len(events) <= 2 * 4
 
 
 def test_an_outbound_config_without_its_secret_in_the_environment_stops_at_startup(
@@ -193,83 +373,6 @@ def test_an_outbound_config_without_its_secret_in_the_environment_stops_at_start
     from cuas.supervisor import validate_deployment
 
     monkeypatch.delenv("CUAS_TEST_WEBHOOK_SECRET", raising=False)
-    config_path, _ = write_config(tmp_path, "http://127.0.0.1:9/h", 6969)
+    config_path = write_config(tmp_path, "http://127.0.0.1:9/h", 6969)
     with pytest.raises(ConfigError, match="CUAS_TEST_WEBHOOK_SECRET"):
         validate_deployment(load_config(config_path))
-
-
-def test_machine_feed_external_subscriber_gets_documented_envelopes(tmp_path):
-    """An integrator's own ZeroMQ SUB on [bus] output, as the README's "Bus format" says."""
-    ref = SITE["reference"]
-    box = 0.003
-    zone = [
-        [ref["lat_deg"] + dlat, ref["lon_deg"] + dlon]
-        for dlat, dlon in ((-box, -box), (-box, box), (box, box), (box, -box))
-    ]
-    site = {**SITE, "zones": [{"id": "bowl", "name": "Bowl", "level": "critical", "polygon": zone}]}
-    ingest, output = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
-    raw = {
-        "service": {"data_dir": str(tmp_path / "data")},
-        "bus": {"ingest": ingest, "output": output},
-        "sites": [site],
-        "sensors": [{"id": "rid-1", "driver": "dragonsync", "source": "udp://127.0.0.1:9"}],
-    }
-    config = parse_config(raw, tmp_path / "deploy.toml")
-    stop = threading.Event()
-    engine = threading.Thread(target=run_engine, args=(config, stop), daemon=True)
-    engine.start()
-    ctx = zmq.Context()
-    feed = ctx.socket(zmq.SUB)
-    feed.setsockopt(zmq.SUBSCRIBE, b"")
-    feed.setsockopt(zmq.RCVTIMEO, 100)
-    feed.connect(output)
-    driver = Publisher(ingest, bind=False, src="test-driver")
-    messages: list[tuple[bytes, dict]] = []
-    try:
-        assert driver.wait_for_subscriber(20), "the engine never bound its ingest bus"
-        deadline = time.monotonic() + 20
-        k = 0
-        while time.monotonic() < deadline and not {b"track", b"alert"} <= {
-            topic for topic, _ in messages
-        }:
-            k += 1
-            det = Detection(
-                sensor_id="rid-1",
-                t_unix=time.time(),
-                kind=MeasurementKind.POSITION,
-                position=GeoPoint(
-                    lat_deg=ref["lat_deg"] + 1e-5 * k, lon_deg=ref["lon_deg"], alt_m=880.0
-                ),
-                identity=Identity(rid_serial="FEED-TEST-1"),
-                object_class=ObjectClass.DRONE,
-                class_source="remote_id",
-            )
-            driver.publish("det", [det])
-            t_end = time.monotonic() + 0.1
-            while time.monotonic() < t_end:
-                try:
-                    frames = feed.recv_multipart()
-                except zmq.Again:
-                    continue
-                assert len(frames) == 2, "two frames: topic, envelope"
-                messages.append((frames[0], json.loads(frames[1].decode("utf-8"))))
-    finally:
-        stop.set()
-        engine.join(10)
-        driver.close()
-        feed.close()
-        ctx.term()
-
-    assert {b"track", b"alert"} <= {topic for topic, _ in messages}
-    seqs = [env["seq"] for _, env in messages]
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "subscribed to all: no gaps"
-    for topic, env in messages:
-        assert set(env) == {"v", "src", "seq", "items"}
-        assert env["v"] == SCHEMA_VERSION and env["src"] == "engine"
-        assert topic in (b"track", b"alert", b"status") and isinstance(env["items"], list)
-    tracks = [t for topic, env in messages if topic == b"track" for t in env["items"]]
-    alerts = [a for topic, env in messages if topic == b"alert" for a in env["items"]]
-    drone = next(t for t in tracks if t["identity"]["rid_serial"] == "FEED-TEST-1")
-    assert {"track_id", "status", "position", "velocity_enu_mps", "object_class"} <= set(drone)
-    assert alerts[0]["state"] == "raised" and alerts[0]["zone_id"] == "bowl"
-    assert alerts[0]["track"]["identity"]["rid_serial"] == "FEED-TEST-1"

@@ -1,5 +1,5 @@
-"""Webhooks against a real HTTP receiver: signature, retries, Retry-After, dead letters, and a
-restart that resumes the SQLite queue."""
+"""Webhooks against a real HTTP receiver: signature, retries, Retry-After, dead letters, a
+restart that resumes the SQLite queue, and the per-subscription filters."""
 
 import hashlib
 import hmac
@@ -15,6 +15,7 @@ from cuas.config import ConfigError, WebhookConfig, parse_config
 from cuas.outbound.webhooks import WebhookDispatcher, WebhookRouter, resolve_secret, retry_after_s
 from cuas.schema import (
     Alert,
+    AlertEvent,
     AlertState,
     GeoPoint,
     Identity,
@@ -25,6 +26,7 @@ from cuas.schema import (
     TrackStatus,
     ZoneLevel,
 )
+from cuas.store.alert_stream import Transition
 from cuas.store.outbox import DeliveryState, Outbox
 
 from support import free_port
@@ -68,6 +70,19 @@ def alert(
     )
 
 
+def transition(item: Alert, event_id: int | None = None, actor: str = "engine") -> Transition:
+    """The audit row the store would hold for the alert's latest transition."""
+    event = AlertEvent(
+        alert_id=item.alert_id,
+        t_unix=item.updated_t_unix,
+        from_state=None,
+        to_state=item.state,
+        actor=actor,
+        reason="test",
+    )
+    return Transition(event_id or item.alert_id, event, item)
+
+
 def hook(url: str, **kw) -> WebhookConfig:
     return WebhookConfig(id="ops", url=url, secret=SECRET, **kw)
 
@@ -92,8 +107,8 @@ class Harness:
             self.outbox, [(cfg, SECRET.encode())], rng=random.Random(7)
         )
 
-    def send(self, topic: str, items) -> list[str]:
-        deliveries = self.router.route(topic, items, time.time())
+    def send(self, alerts: list[Alert]) -> list[str]:
+        deliveries = self.router.route_transitions([transition(a) for a in alerts], time.time())
         self.outbox.enqueue(deliveries)
         self.dispatcher.wake()
         return [d.delivery_id for d in deliveries]
@@ -120,7 +135,7 @@ def test_failures_are_retried_with_growing_backoff_and_every_attempt_is_signed(
     h = Harness(tmp_path / "cuas.sqlite", hook(receiver.url, retry_initial_s=0.1))
     h.dispatcher.start()
     try:
-        (delivery_id,) = h.send("alert", [alert()])
+        (delivery_id,) = h.send([alert()])
         row = h.wait_state(delivery_id, DeliveryState.DELIVERED)
     finally:
         h.close()
@@ -142,7 +157,7 @@ def test_retry_after_from_the_receiver_wins_over_the_backoff(tmp_path, receiver)
     h = Harness(tmp_path / "cuas.sqlite", hook(receiver.url, retry_initial_s=0.05))
     h.dispatcher.start()
     try:
-        (delivery_id,) = h.send("alert", [alert()])
+        (delivery_id,) = h.send([alert()])
         h.wait_state(delivery_id, DeliveryState.DELIVERED)
     finally:
         h.close()
@@ -163,7 +178,7 @@ def test_an_unreachable_endpoint_is_dead_lettered_after_the_maximum_age(tmp_path
     h = Harness(tmp_path / "cuas.sqlite", hook(url, retry_initial_s=0.1, max_age_s=0.6))
     h.dispatcher.start()
     try:
-        (delivery_id,) = h.send("alert", [alert()])
+        (delivery_id,) = h.send([alert()])
         row = h.wait_state(delivery_id, DeliveryState.DEAD)
     finally:
         h.close()
@@ -177,7 +192,7 @@ def test_a_refusal_is_dead_lettered_without_retrying(tmp_path, receiver):
     h = Harness(tmp_path / "cuas.sqlite", hook(receiver.url, retry_initial_s=0.05))
     h.dispatcher.start()
     try:
-        (delivery_id,) = h.send("alert", [alert()])
+        (delivery_id,) = h.send([alert()])
         row = h.wait_state(delivery_id, DeliveryState.DEAD)
         time.sleep(0.3)
     finally:
@@ -191,10 +206,10 @@ def test_a_restarted_worker_resumes_the_queue_and_delivers_each_id_once(tmp_path
     receiver.script = [(503, {"Retry-After": "1"})]
     first = Harness(path, cfg)
     first.dispatcher.start()
-    (retried,) = first.send("alert", [alert(1)])
+    (retried,) = first.send([alert(1)])
     receiver.wait_for(lambda got: len(got) == 1)
     first.dispatcher.stop()  # killed between the failed attempt and its retry
-    (never_tried,) = first.send("alert", [alert(2)])  # queued while nothing delivers
+    (never_tried,) = first.send([alert(2)])  # queued while nothing delivers
     first.outbox.close()
     assert len(receiver.requests) == 1
 
@@ -223,24 +238,46 @@ def test_filters_choose_kinds_states_levels_and_sites():
                 min_zone_level=ZoneLevel.WARNING,
                 sites=["s"],
             ),
+            WebhookConfig(
+                id="acks",
+                url="http://z/",
+                secret=SECRET,
+                alert_states=[AlertState.ACKNOWLEDGED, AlertState.RESOLVED],
+            ),
             WebhookConfig(id="all", url="http://y/", secret=SECRET, kinds=["alert", "sensor"]),
+            WebhookConfig(id="tracks", url="http://t/", secret=SECRET, kinds=["track"]),
         ]
     )
+    acked = alert(5, AlertState.ACKNOWLEDGED).model_copy(
+        update={"acknowledged_by": "ops-1", "note": "looking"}
+    )
     items = [
-        alert(1),
-        alert(2, AlertState.CLEARED),
-        alert(3, level=ZoneLevel.WATCH),
-        alert(4, site="other"),
+        transition(alert(1)),
+        transition(alert(2, AlertState.CLEARED)),
+        transition(alert(3, level=ZoneLevel.WATCH)),
+        transition(alert(4, site="other")),
+        transition(acked, event_id=9, actor="ops-1"),
     ]
-    got = router.route("alert", items, 0.0)
+    got = router.route_transitions(items, 0.0)
     by_sub = {
         sub: [json.loads(d.body)["item"]["alert_id"] for d in got if d.subscription == sub]
-        for sub in ("crit", "all")
+        for sub in ("crit", "acks", "all", "tracks")
     }
-    assert by_sub == {"crit": [1], "all": [1, 2, 3, 4]}
-    assert router.route("track", [track()], 0.0) == []  # neither asked for tracks
+    assert by_sub == {"crit": [1], "acks": [5], "all": [1, 2, 3, 4, 5], "tracks": []}
+    ack_body = json.loads(next(d.body for d in got if d.subscription == "acks"))
+    assert ack_body["transition"] == {
+        "event_id": 9,
+        "t_unix": 1000.0,
+        "from_state": None,
+        "to_state": "acknowledged",
+        "actor": "ops-1",
+        "reason": "test",
+    }
+    assert ack_body["item"]["acknowledged_by"] == "ops-1" and ack_body["item"]["note"] == "looking"
+    assert [d.subscription for d in router.route("track", [track()], 0.0)] == ["tracks"]
     status = SensorStatus(sensor_id="rid-1", t_unix=0.0, state=SensorState.OK, driver="x")
     assert [d.subscription for d in router.route("status", [status], 0.0)] == ["all"]
+    assert router.route("alert", [alert(6)], 0.0) == []  # alerts come from the store only
 
 
 def test_track_updates_are_rate_limited_per_track_but_status_changes_and_the_end_go_out():

@@ -312,3 +312,132 @@ def test_drones_sharing_one_remote_id_receiver_all_confirm():
             tracker.process_scan(k + 0.1 * j, "rid-1", pos[None], R, [f"rid:SER{j}"])
     statuses = {v.identity_key: v.status for v in tracker.tracks()}
     assert statuses == {f"rid:SER{j}": "confirmed" for j in range(3)}
+
+
+def _manoeuvring_tracker(rng: np.random.Generator, n: int) -> Tracker:
+    """n IMM tracks that have turned, climbed and missed scans: mode spread, velocity
+    uncertainty and cross-covariance all non-trivial."""
+    tracker = Tracker()
+    p0 = rng.uniform(-2000, 2000, (n, 3))
+    v0 = rng.normal(0, 15, (n, 3))
+    for t in np.arange(0.0, 8.0, 0.5):
+        turn = 0.3 * np.sin(0.4 * t)  # rad/s, changing sign
+        c, s = np.cos(turn * 0.5), np.sin(turn * 0.5)
+        v0[:, :2] = v0[:, :2] @ np.array([[c, s], [-s, c]])
+        p0 += v0 * 0.5
+        seen = rng.random(n) < 0.8
+        keys = [f"k{i}" for i in np.flatnonzero(seen)]
+        scan(tracker, float(t), noisy(rng, p0[seen]), keys)
+    return tracker
+
+
+def test_pre_gate_from_unpredicted_states_keeps_every_pair_the_exact_gate_passes() -> None:
+    """reach_bounds is a proof-carrying shortcut: compare it with predicting every track
+    exactly (FilterPy-checked kernels) and gating every pair."""
+    from cuas.tracking.imm import imm_predict_batch
+    from cuas.tracking.measurement import POSITION, measurement_cost_pairs
+    from cuas.tracking.tracker import reach_bounds
+
+    rng = np.random.default_rng(11)
+    tracker = _manoeuvring_tracker(rng, 60)
+    n = tracker._n
+    gate = tracker._gates[2]
+    passing = 0
+    for dt in (0.0, 0.3, 2.0, 9.0):
+        t_now = float(tracker._t[:n].max()) + dt
+        x, P, mu = tracker._x[:n].copy(), tracker._P[:n].copy(), tracker._mu[:n].copy()
+        imm_predict_batch(
+            tracker._xm[:n].copy(), tracker._Pm[:n].copy(), mu, x, P,
+            t_now - tracker._t[:n], tracker._turn_rate, tracker._mode_accel,
+            tracker.config.imm_sojourn_s,
+        )  # fmt: skip
+        # detections spread around the predicted means, many at the gate's edge
+        spread = np.sqrt(np.trace(P[:, :3, :3], axis1=1, axis2=2))[:, None]
+        z3 = x[:, :3] + rng.normal(0, 1, (n, 3)) * spread * rng.uniform(0.2, 3.0, (n, 1))
+        k = z3.shape[0]
+        z = np.zeros((k, 4))
+        z[:, :3] = z3
+        R = np.zeros((k, 4, 4))
+        R[:, :3, :3] = np.eye(3) * SIGMA_M**2
+        ti, dj = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
+        codes = np.full(k, POSITION, np.int64)
+        d2 = measurement_cost_pairs(x, P, codes, z, R, np.zeros(3), np.eye(3), ti, dj)
+        centre, offset, var = reach_bounds(
+            tracker._x[:n], tracker._P[:n], tracker._t[:n], t_now,
+            float(np.abs(tracker._turn_rate).max()), float(tracker._mode_accel.max()),
+        )  # fmt: skip
+        radius = np.sqrt(gate * (var + 3 * SIGMA_M**2)) + offset
+        ok = d2 <= gate
+        dist = np.linalg.norm(z3[dj[ok]] - centre[ti[ok]], axis=1)
+        assert np.all(dist <= radius[ti[ok]])
+        passing += int(ok.sum())
+    assert passing > 100  # the comparison saw many gated pairs, not an empty set
+
+
+def test_unrelated_traffic_does_not_change_a_track() -> None:
+    """Only the tracks a scan can touch are predicted, so drone A's estimate is the same
+    whether or not far-away drones report between its messages."""
+    rng = np.random.default_rng(3)
+    alone, busy = Tracker(), Tracker()
+    far = rng.uniform(5000, 8000, (20, 3))
+    for t in np.arange(0.0, 6.0, 0.5):
+        z = noisy(rng, np.array([[10.0 * t, 5.0 * t, 80.0]]))
+        scan(alone, float(t), z, ["A"])
+        scan(busy, float(t), z, ["A"])
+        for j, p in enumerate(far):  # keyed and unkeyed traffic from other sensors
+            scan(busy, float(t) + 0.01 * (j + 1), noisy(rng, p[None]), [f"F{j}"], sensor="s2")
+            scan(busy, float(t) + 0.01 * (j + 1) + 0.005, noisy(rng, -p[None]), sensor="s3")
+    (a,) = [v for v in alone.tracks(6.0) if v.identity_key == "A"]
+    (b,) = [v for v in busy.tracks(6.0) if v.identity_key == "A"]
+    np.testing.assert_allclose(b.x, a.x, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(b.P, a.P, rtol=0, atol=1e-9)
+
+
+def test_a_burst_of_reports_equals_one_scan_per_report() -> None:
+    """process_reports is a shortcut for identified one-object messages: the same tracks,
+    hits and times as feeding each as its own scan, late ones included."""
+    from cuas.tracking.measurement import MeasurementBatch
+
+    rng = np.random.default_rng(9)
+    one_by_one, batched = Tracker(), Tracker()
+    p0 = rng.uniform(-1000, 1000, (8, 3))
+    v = rng.normal(0, 12, (8, 3))
+    for t in (0.0, 0.5, 1.0):  # both start the same tracks the ordinary way
+        z = noisy(rng, p0 + v * t)
+        keys = [f"rid:{i}" for i in range(8)]
+        scan(one_by_one, t, z, keys, sensor="rx")
+        scan(batched, t, z, keys, sensor="rx")
+    times = np.sort(rng.uniform(1.1, 3.0, 8))
+    times[5] = 0.2  # older than the clock by more than the late tolerance
+    order = rng.permutation(8)
+    z = noisy(rng, p0[order] + v[order] * times[:, None])
+    R = np.broadcast_to(R1, (8, 3, 3))
+    keys = [f"rid:{i}" for i in order]
+    expected = [
+        one_by_one.process_scan(float(t), "rx", z[j : j + 1], R[j : j + 1], [keys[j]]).track_ids[0]
+        for j, t in enumerate(times)
+    ]
+    got = batched.process_reports(times, "rx", MeasurementBatch.positions(z, R), keys)
+    np.testing.assert_array_equal(got.track_ids, expected)
+    assert got.track_ids[5] == -1 and batched.counters == one_by_one.counters
+    for a, b in zip(one_by_one.tracks(4.0), batched.tracks(4.0), strict=True):
+        assert (a.track_id, a.hits, a.status, a.last_update_t) == (
+            b.track_id, b.hits, b.status, b.last_update_t,
+        )  # fmt: skip
+        np.testing.assert_allclose(b.x, a.x, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(b.P, a.P, rtol=0, atol=1e-9)
+
+
+def test_reports_need_distinct_keys_of_live_tracks() -> None:
+    from cuas.tracking.measurement import MeasurementBatch
+
+    tracker = Tracker()
+    scan(tracker, 0.0, [[0.0, 0, 50]], ["rid:A"])
+    z = np.zeros((2, 3))
+    R = np.broadcast_to(R1, (2, 3, 3))
+    for keys in (["rid:A", "rid:A"], ["rid:A", "rid:B"]):
+        with pytest.raises(ValueError, match="distinct identity keys"):
+            tracker.process_reports(
+                np.array([1.0, 1.1]), "s1", MeasurementBatch.positions(z, R), keys
+            )
+    assert tracker.counters["scans"] == 1

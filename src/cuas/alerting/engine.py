@@ -14,6 +14,10 @@ Manned aircraft never raise drone alerts, nor do objects on the friend list (the
 ids and the matching entry are in ``friendly``). Tracks inside an ``ignore`` zone raise
 nothing at that site.
 
+Exercise: an alert is ``exercise`` when its track is (zone rules), its detection is
+(``rf_presence``) or its sensor is an exercise sensor (``sensor_coverage``). An exercise
+sensor whose scenario has played to its end is not a coverage loss: its alert clears.
+
 Life cycle: one alert per object and zone. A pre-alert (``time_to_breach``) is the same
 alert that escalates to ``drone_in_zone`` (state ``escalated``, a new acknowledgement
 needed) when the object enters; an object that enters a higher-level zone raises that
@@ -50,8 +54,10 @@ from cuas.alerting.zones import ZoneShape
 from cuas.config import AlertSection, SensorConfig
 from cuas.geo import EnuFrame
 from cuas.schema import (
+    SOURCE_ENDED,
     Alert,
     Detection,
+    Identity,
     ObjectClass,
     SensorState,
     SensorStatus,
@@ -90,6 +96,7 @@ class _Heard:
     t_unix: float
     state: SensorState
     detail: str
+    ended: bool = False  # its source has no more input (a replay or scenario played out)
 
 
 class AlertEngine:
@@ -114,6 +121,7 @@ class AlertEngine:
         sites = list(sites) or list({s.site.id: s.site for s in zones}.values())
         self.default_site_id = sites[0].id if sites else ""
         self.sensor_sites = sensor_sites(sites, sensors, frame) if sites else {}
+        self.exercise_sensors = {s.id for s in sensors if s.exercise}
         self.watch_sensors = watch_sensors
         self.friends = FriendStore(store)
         self.friends.sync_config(config.friends, time.time())
@@ -131,7 +139,14 @@ class AlertEngine:
     def on_status(self, t_rx_unix: float, statuses: Iterable[SensorStatus]) -> None:
         """Sensor status as received (``t_rx_unix`` is our clock, not the sender's)."""
         for status in statuses:
-            self._heard[status.sensor_id] = _Heard(t_rx_unix, status.state, status.detail)
+            ended = status.counters.get(SOURCE_ENDED, 0) > 0
+            self._heard[status.sensor_id] = _Heard(t_rx_unix, status.state, status.detail, ended)
+
+    def friend_of(self, identity: Identity, t_unix: float) -> str | None:
+        """The friend list entry ``identity`` matches at ``t_unix`` (as the operator reads
+        it), else None; the list as of the latest reload (``FRIENDS_RELOAD_S``)."""
+        friend = self._matcher.match(identity, t_unix)
+        return friend.describe() if friend is not None else None
 
     def evaluate(
         self,
@@ -139,14 +154,21 @@ class AlertEngine:
         tracks: list[Track],
         lost: list[Track],
         presence: Sequence[Detection] = (),
+        *,
+        partial: bool = False,
     ) -> list[Alert]:
-        """Apply the rules at ``t_unix``; returns the alerts that changed."""
+        """Apply the rules at ``t_unix``; returns the alerts that changed.
+
+        ``partial``: ``tracks`` holds only some live tracks (those just updated), so an
+        open alert of a track not among them is not cleared for want of its condition;
+        a full evaluation does that.
+        """
         for state in self._open.values():
             if math.isnan(state.last_t):  # adopted after a restart: its clock starts now
                 state.last_t = t_unix
         self._reload_friends(t_unix)
         changed: list[Alert] = []
-        candidates, friendly_keys = self._candidates(t_unix, tracks)
+        candidates, friendly_keys = self._candidates(t_unix, tracks, partial)
         contacts = zone_contacts(
             candidates,
             self.zones,
@@ -156,17 +178,23 @@ class AlertEngine:
         )
         for contact in contacts:
             changed.extend(self._zone_contact(t_unix, contact))
-        changed.extend(self._clear_zone_alerts(t_unix, lost, friendly_keys))
+        changed.extend(self._clear_zone_alerts(t_unix, lost, friendly_keys, by_time=not partial))
         changed.extend(self._presence(t_unix, presence))
         if self.watch_sensors:
             changed.extend(self._coverage(t_unix))
         return changed
 
     # -- zone rules ---------------------------------------------------------------------
-    def _candidates(self, t_unix: float, tracks: list[Track]) -> tuple[list[Track], dict[str, str]]:
+    def _candidates(
+        self, t_unix: float, tracks: list[Track], partial: bool
+    ) -> tuple[list[Track], dict[str, str]]:
         """Tracks the drone rules apply to, and the object keys of friends set aside (with
         their entry)."""
-        self.friendly = {}
+        if partial:
+            for track in tracks:
+                self.friendly.pop(track.track_id, None)
+        else:
+            self.friendly = {}
         friendly_keys: dict[str, str] = {}
         out = []
         for track in tracks:
@@ -216,13 +244,14 @@ class AlertEngine:
             evidence=AlertEvidence.of_track(
                 track, time_to_breach_s=c.time_to_breach_s, breach_point=c.breach_point
             ),
+            exercise=track.exercise,
         )
         log.info("ALERT %d raised: %s (%s)", alert.alert_id, reason, site.id)
         self._open[key] = _Open(alert, t_unix, track)
         return [alert]
 
     def _clear_zone_alerts(
-        self, t_unix: float, lost: list[Track], friendly_keys: dict[str, str]
+        self, t_unix: float, lost: list[Track], friendly_keys: dict[str, str], by_time: bool
     ) -> list[Alert]:
         lost_keys = {object_key(tr): tr for tr in lost}
         changed = []
@@ -234,7 +263,7 @@ class AlertEngine:
                 reason = f"friendly: {friendly_keys[key[1]]}"
             elif lost_track is not None and state.last_t < t_unix:
                 reason = f"track {lost_track.track_id} lost"
-            elif t_unix - state.last_t > self.config.clear_after_s:
+            elif by_time and t_unix - state.last_t > self.config.clear_after_s:
                 reason = f"outside the zone and not heading in for {self.config.clear_after_s:g} s"
             else:
                 continue
@@ -278,6 +307,7 @@ class AlertEngine:
                     signature=det.signature,
                     sensor_id=det.sensor_id,
                 ),
+                exercise=det.exercise,
             )
             log.info("ALERT %d raised: %s", alert.alert_id, reason)
             self._open[key] = _Open(alert, t_unix)
@@ -297,7 +327,10 @@ class AlertEngine:
             heard = self._heard.get(sensor_id)
             last_t = heard.t_unix if heard else self._coverage_t0
             key = (_COVERAGE, f"sensor:{sensor_id}", site_id, "")
-            if t_unix - last_t > silent_s:
+            exercise = sensor_id in self.exercise_sensors
+            if exercise and heard is not None and heard.ended:
+                problem = ""  # the scenario is over, which is no loss of coverage
+            elif t_unix - last_t > silent_s:
                 problem = f"no status from sensor {sensor_id} for {silent_s:g} s"
             elif heard is not None and heard.state is not SensorState.OK:
                 problem = f"sensor {sensor_id} {heard.state.value}: {heard.detail}".rstrip(": ")
@@ -305,7 +338,8 @@ class AlertEngine:
                 problem = ""
             state = self._open.get(key)
             if state is not None and not problem and heard is not None:
-                changed.append(self._clear(key, t_unix, f"sensor {sensor_id} reports ok"))
+                why = "exercise finished" if heard.ended else "reports ok"
+                changed.append(self._clear(key, t_unix, f"sensor {sensor_id} {why}"))
             elif state is None and problem:
                 alert = self.store.raise_alert(
                     site_id=site_id,
@@ -317,6 +351,7 @@ class AlertEngine:
                     t_unix=t_unix,
                     reason=problem,
                     evidence=AlertEvidence(sensor_id=sensor_id),
+                    exercise=exercise,
                 )
                 log.warning("ALERT %d raised: %s", alert.alert_id, problem)
                 self._open[key] = _Open(alert, t_unix)

@@ -9,6 +9,7 @@ The tests are vectorised over all tracks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,6 +44,15 @@ class ZoneShape:
     @property
     def ignore(self) -> bool:
         return self.zone.level is ZoneLevel.IGNORE
+
+    @cached_property
+    def bounding_circle_en(self) -> tuple[float, float, float]:
+        """East, north and radius (m) of a circle holding the whole zone."""
+        if self.circle_en is not None:
+            return self.circle_en
+        centre = self.polygon_en.mean(axis=0)
+        radius = float(np.hypot(*(self.polygon_en - centre).T).max())
+        return float(centre[0]), float(centre[1]), radius
 
     def heights_m(self, alt_m: NDArray) -> NDArray:
         """WGS84 altitudes to heights above the zone's site reference."""
@@ -87,6 +97,26 @@ class ZoneShape:
         at_open = points_en + velocity_en * np.where(opens, window[0], 0.0)[:, None]
         inside = opens & points_in_polygon(at_open, self.polygon_en)
         return np.where(inside, np.minimum(t, window[0]), t)
+
+
+def may_contact(
+    shapes: list[ZoneShape],
+    points_en: NDArray,
+    velocity_en: NDArray,
+    margin_m: NDArray,
+    horizon_s: float,
+) -> NDArray[np.bool_]:
+    """(n,) False where a track can neither be in any alerting zone nor enter one within
+    horizon_s on its constant-velocity path with its margin: a cheap necessary test on the
+    zones' bounding circles, so the exact rules run only for tracks near a zone."""
+    near = np.zeros(len(points_en), dtype=bool)
+    reach = np.hypot(velocity_en[:, 0], velocity_en[:, 1]) * horizon_s + margin_m + 1.0
+    for shape in shapes:
+        if shape.ignore:
+            continue
+        e, n, radius = shape.bounding_circle_en
+        near |= np.hypot(points_en[:, 0] - e, points_en[:, 1] - n) - radius <= reach
+    return near
 
 
 def build_zones(sites: list[Site], frame: EnuFrame) -> list[ZoneShape]:

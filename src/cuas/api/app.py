@@ -13,7 +13,8 @@ from cuas import __version__
 from cuas.api.auth import ApiKeyStore, AuthGate, install_log_redaction
 from cuas.api.limits import BodySizeLimit
 from cuas.api.live import LiveState
-from cuas.api.routes import alerts, friends, health, sensors, sites, stream, tracks
+from cuas.api.routes import alerts, friends, health, picture, sensors, sites, stream, tracks, ui
+from cuas.api.routes.ui import dashboard_csp
 from cuas.config import DeploymentConfig
 from cuas.store.sqlite import Store
 
@@ -45,13 +46,15 @@ def create_app(config: DeploymentConfig, store: Store, output_endpoint: str | No
     app.add_middleware(BodySizeLimit, max_bytes=config.api.max_body_bytes)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (health, sites, sensors, tracks, alerts, friends, stream):
+    for module in (health, sites, sensors, tracks, alerts, friends, picture, stream, ui):
         api.include_router(module.router)
     app.include_router(api)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    csp = dashboard_csp(config.api)
+
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html")
+        return FileResponse(STATIC_DIR / "index.html", headers={"Content-Security-Policy": csp})
 
     return app

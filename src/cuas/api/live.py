@@ -4,7 +4,9 @@ A background task subscribes to the engine's output (tracks, alerts, sensor stat
 keeps the latest state for REST reads, writes track history to the store at most once a
 second per track, and pushes every change to the connected stream clients. A client that
 cannot keep up is disconnected rather than silently fed a gap; on reconnect it gets a
-fresh snapshot.
+fresh snapshot. Acknowledgements and resolutions are made in this process and streamed
+as they are made (``routes.alerts``); the engine's copies of them on the bus are for other
+consumers and are not streamed a second time.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from cuas.bus import (
     subscriber_socket,
 )
 from cuas.schema import OPEN_ALERT_STATES, Alert, SensorStatus, Track, TrackStatus
+from cuas.store.alert_stream import OPERATOR_STATES
 from cuas.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -85,7 +88,8 @@ class LiveState:
                 if msg.topic == TOPIC_TRACKS:
                     await self.on_tracks(msg.items)  # type: ignore[arg-type]
                 elif msg.topic == TOPIC_ALERTS:
-                    self.on_alerts(msg.items)  # type: ignore[arg-type]
+                    alerts: list[Alert] = msg.items  # type: ignore[assignment]
+                    self.on_alerts([a for a in alerts if a.state not in OPERATOR_STATES])
                 else:
                     self.on_sensors(msg.items)  # type: ignore[arg-type]
         finally:

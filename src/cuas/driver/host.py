@@ -3,7 +3,9 @@
 One thread per sensor. The host, not the driver, owns everything that must never fail:
 frame size limits, catching every decode error (counted, logged once per reason),
 reconnecting lost links with exponential backoff, optional raw recording, and a
-SensorStatus heartbeat with the counters.
+SensorStatus heartbeat with the counters. It also stamps every detection and status with
+the sensor's ``exercise`` flag, so no driver can forget (or fake) it; an exercise sensor's
+simulated input is never recorded with the live capture.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from cuas.config import SensorConfig
 from cuas.driver.api import DecodeError, Driver
 from cuas.driver.sources import RawFrame, Source, SourceExhausted, open_source
 from cuas.replay.format import ReplayWriter
-from cuas.schema import Detection, SensorState, SensorStatus
+from cuas.schema import SOURCE_ENDED, Detection, SensorState, SensorStatus
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +129,7 @@ class SensorRunner(threading.Thread):
             detail=detail,
             position=self.sensor.position,
             counters=counters,
+            exercise=self.sensor.exercise,
         )
 
     def _heartbeat(self, force: bool = False) -> None:
@@ -149,6 +152,7 @@ class SensorRunner(threading.Thread):
                     self._heartbeat()
             except SourceExhausted as exc:
                 self.state, self.detail = SensorState.OFFLINE, f"source ended: {exc}"
+                self.decoder.counters[SOURCE_ENDED] = 1
                 self._heartbeat(force=True)
                 return
             except (OSError, ConnectionError, ValueError) as exc:
@@ -175,7 +179,9 @@ class SensorRunner(threading.Thread):
             for frame in frames:
                 if self.recorder is not None:
                     self.recorder.frame(t_rx, self.sensor.id, frame)
-                batch.extend(self.decoder(t_rx, frame))
+                for det in self.decoder(t_rx, frame):
+                    det.exercise = self.sensor.exercise
+                    batch.append(det)
                 for reply in self.decoder.driver.take_replies():
                     sent = self.source.send(link, reply)
                     self.decoder.counters["replies_sent" if sent else "replies_unsent"] += 1
@@ -201,7 +207,7 @@ class DriverHost:
                 open_source(cfg.source, cfg.id, driver.framing, base_dir),
                 on_detections,
                 on_status,
-                recorder,
+                None if cfg.exercise else recorder,
             )
             for cfg, driver in sensors
         ]

@@ -13,6 +13,8 @@ A source is named by a URL in the sensor's ``source`` key:
     serial:///dev/ttyUSB0?baud=115200   read a serial port as a byte stream
     replay:PATH[?loop=1&speed=N&gap=S]  play the sensor's frames from a replay file in real
                                  time; with loop, start again S seconds (default 1) after the end
+    replay:PATH?clock=recorded   play each frame at its recorded UNIX time, skipping those
+                                 already past (a scenario simulated for now: cuas run --exercise)
 
 Message sources deliver frames; stream sources (``stream = True``) deliver chunks of
 bytes, which the host cuts into frames by the driver's framing, one buffer per ``link``
@@ -72,6 +74,9 @@ class Source(ABC):
         return []
 
 
+ZMQ_SOURCE_HWM = 100_000
+
+
 class ZmqSource(Source):
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
@@ -80,6 +85,9 @@ class ZmqSource(Source):
     def open(self) -> None:
         self.sock = zmq.Context.instance().socket(zmq.SUB)
         self.sock.setsockopt(zmq.SUBSCRIBE, b"")
+        # A publisher drops, uncounted, what a full subscriber queue cannot take: queue up
+        # to ZMQ_SOURCE_HWM messages (seconds of a busy receiver) so a stall loses nothing.
+        self.sock.setsockopt(zmq.RCVHWM, ZMQ_SOURCE_HWM)
         self.sock.setsockopt(zmq.MAXMSGSIZE, 16 * 1024 * 1024)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.connect(self.endpoint)
@@ -291,14 +299,23 @@ class ReplaySource(Source):
     """Plays one sensor's frames from a replay file, re-timed to the wall clock.
 
     Receive times are shifted so the first frame is 'now'; with ``loop`` the file starts
-    again after its last frame, each lap later by the file's duration plus ``gap_s``.
+    again after its last frame, each lap later by the file's duration plus ``gap_s``. With
+    ``recorded_clock`` nothing is shifted: a frame plays at its recorded time, and frames
+    already in the past when the source opens (or reopens) are skipped.
     """
 
     def __init__(
-        self, path: Path, sensor_id: str, loop: bool, speed: float, gap_s: float = 1.0
+        self,
+        path: Path,
+        sensor_id: str,
+        loop: bool,
+        speed: float,
+        gap_s: float = 1.0,
+        recorded_clock: bool = False,
     ) -> None:
         self.path, self.sensor_id, self.loop, self.speed = path, sensor_id, loop, speed
         self.gap_s = gap_s
+        self.recorded_clock = recorded_clock
         self._it: Iterator[Frame] | None = None
         self._pending: Frame | None = None
         self._t0_rec = 0.0
@@ -321,8 +338,14 @@ class ReplaySource(Source):
         self._pending = next(self._it, None)
         if self._pending is None:
             raise SourceExhausted(f"{self.path} has no frames for sensor {self.sensor_id!r}")
+        if self.recorded_clock:
+            now = time.time()
+            while self._pending is not None and self._pending.t_unix < now:
+                self._pending = next(self._it, None)
+            if self._pending is None:
+                raise SourceExhausted(f"every frame of sensor {self.sensor_id!r} is in the past")
         self._t0_rec = self._pending.t_unix
-        self._t0_wall = time.time()
+        self._t0_wall = self._t0_rec if self.recorded_clock else time.time()
         self._lap_offset = 0.0
 
     def _wall_time(self, frame: Frame) -> float:
@@ -374,7 +397,13 @@ def open_source(url: str, sensor_id: str, framing: Framing, base_dir: Path) -> S
         gap_s = float(query.get("gap", "1"))
         if speed <= 0 or gap_s < 0:
             raise ValueError(f"{url}: replay speed must be > 0 and gap >= 0")
-        return ReplaySource(path, query.get("sensor", sensor_id), loop, speed, gap_s)
+        clock = query.get("clock", "shifted")
+        if clock not in ("shifted", "recorded"):
+            raise ValueError(f"{url}: clock must be shifted (default) or recorded")
+        if clock == "recorded" and (loop or speed != 1):
+            raise ValueError(f"{url}: clock=recorded plays once at speed 1 (no loop or speed)")
+        sensor = query.get("sensor", sensor_id)
+        return ReplaySource(path, sensor, loop, speed, gap_s, recorded_clock=clock == "recorded")
     if scheme in {"zmq+tcp", "zmq+ipc"}:
         return ZmqSource(url.removeprefix("zmq+"))
     if scheme not in {"tcp", "tcp-listen", "udp", "serial"}:

@@ -14,6 +14,7 @@ are handed on in each step's result for the alert rules.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -21,7 +22,7 @@ from itertools import groupby
 import numpy as np
 
 from cuas.alerting.engine import AlertEngine
-from cuas.alerting.zones import build_zones
+from cuas.alerting.zones import build_zones, may_contact
 from cuas.config import DeploymentConfig, SensorConfig, SensorNoise
 from cuas.engine.identity import IdentityResolver
 from cuas.geo import EnuFrame
@@ -84,6 +85,7 @@ class _TrackInfo:
     object_class: ObjectClass = ObjectClass.UNKNOWN
     class_source: str | None = None
     pilot: GeoPoint | None = None
+    home: GeoPoint | None = None
 
     def merge(self, det: Detection) -> None:
         for name, value in det.identity.model_dump(exclude_none=True).items():
@@ -92,6 +94,8 @@ class _TrackInfo:
             self.object_class, self.class_source = det.object_class, det.class_source
         if det.pilot is not None:
             self.pilot = det.pilot
+        if det.home is not None:
+            self.home = det.home
 
 
 @dataclass
@@ -134,10 +138,12 @@ class FusionEngine:
         lag_s = config.tracker.reorder_lag_s
         lag_s += max((s.latency_s for s in config.sensors), default=0.0)
         self.reorder: ReorderBuffer[Detection] = ReorderBuffer(lag_s)
-        self.identities = IdentityResolver()
+        # live and exercise identities apart, so an exercise serial never joins a real drone
+        self.identities = {False: IdentityResolver(), True: IdentityResolver()}
         self.info: dict[int, _TrackInfo] = {}
         self.counters: Counter[str] = Counter()
         self._presence: list[Detection] = []
+        self._touched: set[int] = set()  # track ids updated since the last step
 
     def ingest(self, detections: list[Detection]) -> None:
         """Take detections in arrival order; they reach the tracker in time order at the step
@@ -154,48 +160,105 @@ class FusionEngine:
                 self._process([det])
 
     def _process(self, detections: list[Detection]) -> None:
-        """Feed time-ordered detections, grouped into scans of one sensor at one time."""
+        """Feed time-ordered detections, grouped into scans of one sensor at one time.
+
+        Consecutive one-object reports of one sensor about objects already tracked by
+        identity (a receiver's burst of Remote ID or ADS-B messages) go to the tracker as
+        one batch of reports, each at its own time: the same result, far less work per
+        message.
+        """
+        run: list[tuple[Detection, str]] = []  # reports of one sensor, distinct keys
+        run_keys: set[str] = set()
         for (sensor_id, t_unix), group in groupby(
             detections, key=lambda d: (d.sensor_id, d.t_unix)
         ):
-            self._scan(sensor_id, t_unix, list(group))
+            scan = list(group)
+            keys = [self._identity_key(d) for d in scan]
+            key = keys[0]
+            report = len(scan) == 1 and key is not None and self.tracker.has_key(key)
+            if run and not (report and sensor_id == run[0][0].sensor_id and key not in run_keys):
+                self._reports(run)
+                run, run_keys = [], set()
+            if report:
+                run.append((scan[0], key))  # type: ignore[arg-type]
+                run_keys.add(key)  # type: ignore[arg-type]
+            else:
+                self._scan(sensor_id, t_unix, scan, keys)
+        if run:
+            self._reports(run)
 
-    def _scan(self, sensor_id: str, t_unix: float, scan: list[Detection]) -> None:
+    def _identity_key(self, det: Detection) -> str | None:
+        key = self.identities[det.exercise].key(det.identity)
+        return f"exercise:{key}" if det.exercise and key is not None else key
+
+    def _reports(self, run: list[tuple[Detection, str]]) -> None:
+        sensor_id = run[0][0].sensor_id
         sensor = self.sensors.get(sensor_id, self._unknown_sensor)
-        dets, codes, z, R = self._measurements(sensor, scan)
+        dets, codes, z, R, used = self._measurements(sensor, [d for d, _ in run])
         if not dets:
             return
-        batch = MeasurementBatch(
-            codes, z, R, sensor.enu_m if sensor.enu_m is not None else np.zeros(3), sensor.rot_local
+        result = self.tracker.process_reports(
+            np.array([d.t_unix for d in dets]),
+            sensor_id,
+            self._batch(sensor, codes, z, R),
+            [run[i][1] for i in used],
         )
-        keys = [self.identities.key(d.identity) for d in dets]
-        result = self.tracker.process_measurements(t_unix, sensor_id, batch, keys)
+        self._absorb(dets, result.track_ids)
+
+    def _scan(
+        self, sensor_id: str, t_unix: float, scan: list[Detection], keys: list[str | None]
+    ) -> None:
+        sensor = self.sensors.get(sensor_id, self._unknown_sensor)
+        dets, codes, z, R, used = self._measurements(sensor, scan)
+        if not dets:
+            return
+        batch = self._batch(sensor, codes, z, R)
+        result = self.tracker.process_measurements(
+            t_unix, sensor_id, batch, [keys[i] for i in used], domain=int(dets[0].exercise)
+        )
         if result.late:
             self.counters["late_detections"] += len(dets)
             return
-        for det, track_id in zip(dets, result.track_ids, strict=True):
-            if track_id >= 0:
-                self.info.setdefault(int(track_id), _TrackInfo()).merge(det)
+        self._absorb(dets, result.track_ids)
         next_id = self._first_track_id + self.tracker.counters["tracks_started"]
         if next_id + len(dets) >= self._reserved_until:
             self._reserved_until = self.store.reserve("track_id", TRACK_ID_BLOCK) + TRACK_ID_BLOCK
 
+    @staticmethod
+    def _batch(
+        sensor: _SensorModel, codes: np.ndarray, z: np.ndarray, R: np.ndarray
+    ) -> MeasurementBatch:
+        origin = sensor.enu_m if sensor.enu_m is not None else np.zeros(3)
+        return MeasurementBatch(codes, z, R, origin, sensor.rot_local)
+
+    def _absorb(self, dets: list[Detection], track_ids: np.ndarray) -> None:
+        """Keep what the tracker does not (class, IDs, pilot) on the tracks detections made."""
+        for det, track_id in zip(dets, track_ids, strict=True):
+            if track_id >= 0:
+                self.info.setdefault(int(track_id), _TrackInfo()).merge(det)
+                self._touched.add(int(track_id))
+            else:
+                self.counters["late_detections"] += 1
+
     def _measurements(
         self, sensor: _SensorModel, scan: list[Detection]
-    ) -> tuple[list[Detection], np.ndarray, np.ndarray, np.ndarray]:
-        """The usable detections of a scan as model codes, z (k, 4) and R (k, 4, 4).
+    ) -> tuple[list[Detection], np.ndarray, np.ndarray, np.ndarray, list[int]]:
+        """The usable detections of a scan as model codes, z (k, 4) and R (k, 4, 4), and
+        their indices in scan.
 
         Unusable ones are counted by reason: a missing field, or a polar or bearing
         measurement from a sensor with no configured position.
         """
         used: list[Detection] = []
+        used_idx: list[int] = []
         codes: list[int] = []
+        geodetic: list[tuple[int, float, float, float]] = []  # row, lat, lon, alt of positions
         z = np.zeros((len(scan), ZDIM_MAX))
         R = np.zeros((len(scan), ZDIM_MAX, ZDIM_MAX))
         noise = sensor.noise
         az_var = np.radians(noise.azimuth_deg) ** 2
         el_var = np.radians(noise.elevation_deg) ** 2
-        for d in scan:
+        for index, d in enumerate(scan):
             i = len(used)
             if d.kind is MeasurementKind.POSITION:
                 if d.position is None:
@@ -203,7 +266,8 @@ class FusionEngine:
                     continue
                 p = d.position
                 alt = p.alt_m if p.alt_m is not None else self.frame.alt0_m
-                code, values = POSITION, self.frame.from_geodetic(p.lat_deg, p.lon_deg, alt)
+                geodetic.append((i, p.lat_deg, p.lon_deg, alt))
+                code, values = POSITION, [0.0, 0.0, 0.0]  # converted below, all at once
                 var = [noise.position_m**2] * 3
             elif sensor.enu_m is None:
                 self.counters["no_sensor_position"] += 1
@@ -238,40 +302,84 @@ class FusionEngine:
                 else:
                     self.counters["covariance_shape_ignored"] += 1
             used.append(d)
+            used_idx.append(index)
             codes.append(code)
+        if geodetic:
+            rows, lat, lon, alt = (np.array(col) for col in zip(*geodetic, strict=True))
+            z[rows.astype(np.int64), :3] = self.frame.from_geodetic(lat, lon, alt).reshape(-1, 3)
         k = len(used)
-        return used, np.array(codes, np.int64), z[:k], R[:k]
+        return used, np.array(codes, np.int64), z[:k], R[:k], used_idx
 
-    def step(self, t_unix: float) -> StepResult:
+    def next_step_unix(self) -> float:
+        """When a step next has work: detections the reorder buffer releases, or at once
+        for tracks a late detection updated and presence detections (inf: none)."""
+        if self._touched or self._presence:
+            return -math.inf
+        return self.reorder.next_due_unix()
+
+    def step(self, t_unix: float, *, full: bool = True) -> StepResult:
         """Apply the detections the reorder lag releases, advance the life cycle to
-        ``t_unix``, evaluate the alert rules."""
+        ``t_unix``, evaluate the alert rules.
+
+        A full step evaluates every live track; a quick one (``full=False``) only those
+        updated since the last step, so a detection's alert costs the same however many
+        other drones are tracked. Quick steps keep alerts fresh between full ones; the
+        full step (at least every publish interval) is what clears alerts by time and
+        what publishes the whole picture.
+        """
         self._process(self.reorder.release(t_unix))
-        lost = [self._track(v) for v in self.tracker.advance(t_unix)]
+        lost = self._tracks(self.tracker.advance(t_unix))
         for view in lost:
             self.info.pop(int(view.track_id[1:]), None)
-        tracks = [self._track(v) for v in self.tracker.tracks(t_unix)]
+        touched, self._touched = self._touched, set()
+        views = self.tracker.tracks(t_unix, None if full else self._near_zones(t_unix, touched))
+        tracks = self._tracks(views)
         presence, self._presence = self._presence, []
-        alerts = self.alerts.evaluate(t_unix, tracks, lost, presence)
+        alerts = self.alerts.evaluate(t_unix, tracks, lost, presence, partial=not full)
         return StepResult(tracks, lost, alerts, presence, dict(self.alerts.friendly))
 
-    def _track(self, view: TrackView) -> Track:
+    def _near_zones(self, t_unix: float, track_ids: set[int]) -> np.ndarray:
+        """Those of track_ids the zone rules could act on (see ``may_contact``): a quick
+        step builds and evaluates only these; the full step sees every track."""
+        ids, x, std_m = self.tracker.states(t_unix, track_ids)
+        cfg = self.alerts.config
+        near = may_contact(
+            self.alerts.zones, x[:, :2], x[:, 3:5], cfg.breach_sigma * std_m, cfg.breach_horizon_s
+        )
+        return ids[near]
+
+    def _tracks(self, views: list[TrackView]) -> list[Track]:
+        """Tracks of views, converted to WGS84 in one call (per track it costs more than the
+        rest of building the track)."""
+        if not views:
+            return []
+        lat, lon, alt = self.frame.to_geodetic(np.array([v.x[:3] for v in views]))
+        return [
+            self._track(v, GeoPoint(lat_deg=float(la), lon_deg=float(lo), alt_m=float(al)))
+            for v, la, lo, al in zip(views, lat, lon, alt, strict=True)
+        ]
+
+    def _track(self, view: TrackView, position: GeoPoint) -> Track:
         info = self.info.get(view.track_id, _TrackInfo())
         enu = view.x[:3]
-        lat, lon, alt = self.frame.to_geodetic(enu)
+        identity = Identity(**info.identity)
         return Track(
             track_id=f"T{view.track_id}",
             site_id=self.site_id,
             t_unix=view.t_unix,
             status=TrackStatus(view.status),
-            position=GeoPoint(lat_deg=float(lat), lon_deg=float(lon), alt_m=float(alt)),
+            position=position,
             enu_m=(float(enu[0]), float(enu[1]), float(enu[2])),
             velocity_enu_mps=(float(view.x[3]), float(view.x[4]), float(view.x[5])),
             position_std_m=float(np.sqrt(np.trace(view.P[:3, :3]) / 3.0)),
             object_class=info.object_class,
             class_source=info.class_source,
-            identity=Identity(**info.identity),
+            identity=identity,
             identity_key=view.identity_key,
             pilot=info.pilot,
+            home=info.home,
+            friendly=self.alerts.friend_of(identity, view.t_unix),
+            exercise=view.exercise,
             sensors=sorted(view.sensors),
             hits=view.hits,
             quality=view.quality,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 
@@ -17,11 +18,15 @@ from cuas.bus import (
 from cuas.config import DeploymentConfig
 from cuas.engine.fusion import FusionEngine
 from cuas.keys import server_keys
+from cuas.store.alert_stream import OperatorTransitions
 from cuas.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 
-STEP_INTERVAL_S = 0.05  # alert rules run at least this often while detections flow
+# A step runs as soon as the reorder buffer releases detections (or a late or presence
+# detection arrives), for the tracks they touched; every publish interval for all tracks.
+IDLE_WAIT_S = 0.05  # longest wait for input, so a stop is seen promptly
+MAX_BATCH = 500  # bus messages taken before stepping, so a flood cannot starve the step
 
 
 def store_path(config: DeploymentConfig):
@@ -32,6 +37,7 @@ def run_engine(config: DeploymentConfig, stop: threading.Event | None = None) ->
     stop = stop or threading.Event()
     store = Store(store_path(config))
     engine = FusionEngine(config, store, watch_sensors=True)
+    operator = OperatorTransitions(store)  # acks and resolutions, made in the API process
     sub = Subscriber(
         config.bus.ingest,
         bind=True,
@@ -42,24 +48,30 @@ def run_engine(config: DeploymentConfig, stop: threading.Event | None = None) ->
     pub = Publisher(config.bus.output, bind=True, src="engine", hwm=config.bus.hwm)
     log.info("engine: ingest %s, output %s", config.bus.ingest, config.bus.output)
     interval = config.tracker.publish_interval_s
-    last_step = last_publish = 0.0
+    last_publish = 0.0
     try:
         while not stop.is_set():
-            msg = sub.recv(timeout_ms=50)
-            if msg is not None and msg.topic == TOPIC_STATUS:
-                pub.publish(TOPIC_STATUS, msg.items)
-                engine.alerts.on_status(time.time(), msg.items)  # type: ignore[arg-type]
-            elif msg is not None:
-                engine.ingest(msg.items)  # type: ignore[arg-type]
             now = time.time()
-            publish_due = now - last_publish >= interval
-            if publish_due or (msg is not None and now - last_step >= STEP_INTERVAL_S):
-                result = engine.step(now)
-                last_step = now
+            wait_s = min(engine.next_step_unix(), last_publish + interval, now + IDLE_WAIT_S) - now
+            msg = sub.recv(timeout_ms=max(0, math.ceil(wait_s * 1000)))
+            for _ in range(MAX_BATCH):  # take what is queued, then step once
+                if msg is None:
+                    break
+                if msg.topic == TOPIC_STATUS:
+                    pub.publish(TOPIC_STATUS, msg.items)
+                    engine.alerts.on_status(time.time(), msg.items)  # type: ignore[arg-type]
+                else:
+                    engine.ingest(msg.items)  # type: ignore[arg-type]
+                msg = sub.recv(timeout_ms=0)
+            pub.publish(TOPIC_ALERTS, operator.due())
+            now = time.time()
+            full = now - last_publish >= interval
+            if full or engine.next_step_unix() <= now:
+                result = engine.step(now, full=full)
                 pub.publish(TOPIC_ALERTS, result.alerts)
                 if result.lost:
                     pub.publish(TOPIC_TRACKS, result.lost)
-                if publish_due:
+                if full:
                     last_publish = now
                     pub.publish(TOPIC_TRACKS, result.tracks)
     finally:

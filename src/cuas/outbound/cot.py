@@ -11,9 +11,18 @@ where the tail after the dimension is the MIL-STD-2525 function path, upper case
     unknown          a-u-A         unknown air track
     pilot            b-m-p-s-m     map point ("b-m-p" = mappoint), a spot marker, with a
                                    ``<link relation="p-p">`` (CoTtypes "producer") to the drone
+    home point       b-m-p-s-m     the drone's take-off/home point (Remote ID System message
+                                   with a take-off operator location, DJI DroneID), linked
+                                   the same way
     alert            b-m-p-s-m     a coloured spot marker at the object, linked to its track;
                                    at ``emergency_level`` and above ATAK's emergency
                                    b-a-o-tbl ("911 Alert"), cancelled with b-a-o-can
+
+A drone on the friend list is friendly (affiliation ``f``: ``a-f-A-M-F-Q``), its remarks
+naming the entry. Whatever an exercise caused (``cuas run --exercise``) carries the event
+attribute ``opex="e-<uid_prefix>"`` (CoT Event schema 2.0: ``o`` operations, ``e`` exercise,
+``s`` simulation, each optionally followed by ``-name``), "EX " before its callsign and
+"EXERCISE" at the start of its remarks.
 
 ``how`` is ``m-f`` (machine, fused: "h.fused" in CoTtypes). ``point``: WGS84 lat/lon,
 ``hae`` metres above the ellipsoid (9999999 = unknown), ``ce``/``le`` the circular and
@@ -91,19 +100,30 @@ class CotEvent:
     xml: bytes
 
 
-def _event(uid: str, cot_type: str, now_unix: float, stale_unix: float) -> ET.Element:
-    return ET.Element(
-        "event",
-        {
-            "version": "2.0",
-            "uid": uid,
-            "type": cot_type,
-            "how": HOW_FUSED,
-            "time": iso8601(now_unix),
-            "start": iso8601(now_unix),
-            "stale": iso8601(stale_unix),
-        },
-    )
+def _event(
+    uid: str, cot_type: str, now_unix: float, stale_unix: float, opex: str | None = None
+) -> ET.Element:
+    attrs = {
+        "version": "2.0",
+        "uid": uid,
+        "type": cot_type,
+        "how": HOW_FUSED,
+        "time": iso8601(now_unix),
+        "start": iso8601(now_unix),
+        "stale": iso8601(stale_unix),
+    }
+    if opex is not None:
+        attrs["opex"] = opex
+    return ET.Element("event", attrs)
+
+
+def opex(exercise: bool, config: CotConfig) -> str | None:
+    """The event's ``opex``: ``e-<uid_prefix>`` for an exercise; absent (operations) else."""
+    return f"e-{config.uid_prefix}" if exercise else None
+
+
+def _exercise_remarks(text: str, exercise: bool) -> str:
+    return clean(f"EXERCISE: {text}" if exercise else text, 1000)
 
 
 def _point(event: ET.Element, where: GeoPoint, error_m: float) -> None:
@@ -131,6 +151,8 @@ def track_uid(prefix: str, track_id: str) -> str:
 
 def drone_type(track: Track, config: CotConfig) -> str:
     if track.object_class is ObjectClass.DRONE:
+        if track.friendly:  # a-<affiliation>-...: the friend list makes it friendly
+            return "a-f-" + config.drone_type[4:]
         return config.drone_type
     return CLASS_TYPES.get(track.object_class, UNKNOWN_TYPE)
 
@@ -138,7 +160,8 @@ def drone_type(track: Track, config: CotConfig) -> str:
 def callsign(track: Track) -> str:
     ident = track.identity
     name = ident.rid_serial or ident.caa_id or ident.icao24 or ident.sensor_track_id
-    return clean(name, 40) if name else f"T{clean(track.track_id, 32)}"
+    name = clean(name, 40) if name else f"T{clean(track.track_id, 32)}"
+    return f"EX {name}" if track.exercise else name
 
 
 def _remarks(track: Track) -> str:
@@ -158,16 +181,20 @@ def _remarks(track: Track) -> str:
             parts.append(f"{label} {clean(value, 64)}")
     if track.sensors:
         parts.append("sensors " + ", ".join(clean(s, 32) for s in track.sensors[:8]))
-    return clean("; ".join(parts), 1000)
+    if track.friendly:
+        parts.append(clean(track.friendly, 200))
+    return _exercise_remarks("; ".join(parts), track.exercise)
 
 
 def track_events(track: Track, config: CotConfig, now_unix: float) -> list[CotEvent]:
-    """The drone (or aircraft) event of a track, and its pilot's when Remote ID gave one."""
+    """The drone (or aircraft) event of a track, and its pilot's and home point's when
+    Remote ID (or DroneID) gave them."""
     final = track.status is TrackStatus.DELETED
     stale = now_unix if final else now_unix + config.stale_s
     uid = track_uid(config.uid_prefix, track.track_id)
     cot_type = drone_type(track, config)
-    event = _event(uid, cot_type, now_unix, stale)
+    op = opex(track.exercise, config)
+    event = _event(uid, cot_type, now_unix, stale, op)
     _point(event, track.position, track.position_std_m)
     detail = ET.SubElement(event, "detail")
     ET.SubElement(detail, "contact", {"callsign": callsign(track)})
@@ -178,19 +205,24 @@ def track_events(track: Track, config: CotConfig, now_unix: float) -> list[CotEv
     )
     ET.SubElement(detail, "remarks").text = _remarks(track)
     out = [CotEvent(uid, track.status.value, final, _xml(event))]
-    if track.pilot is not None:
-        pilot_uid = f"{uid}.pilot"
-        pilot = _event(pilot_uid, MARKER_TYPE, now_unix, stale)
-        _point(pilot, track.pilot, UNKNOWN_M)
-        detail = ET.SubElement(pilot, "detail")
-        ET.SubElement(detail, "contact", {"callsign": f"PILOT {callsign(track)}"})
+    operator = track.identity.operator_id
+    for kind, where, label, text in (
+        ("pilot", track.pilot, "PILOT", "Remote ID operator position"),
+        ("home", track.home, "HOME", "take-off/home point"),
+    ):
+        if where is None:
+            continue
+        point_uid = f"{uid}.{kind}"
+        point = _event(point_uid, MARKER_TYPE, now_unix, stale, op)
+        _point(point, where, UNKNOWN_M)
+        detail = ET.SubElement(point, "detail")
+        ET.SubElement(detail, "contact", {"callsign": f"{label} {callsign(track)}"})
         ET.SubElement(detail, "link", {"uid": uid, "type": cot_type, "relation": LINK_PRODUCER})
-        operator = track.identity.operator_id
-        text = f"Remote ID operator position of {callsign(track)} (cuas track {track.track_id})"
+        text = f"{text} of {callsign(track)} (cuas track {track.track_id})"
         if operator:
             text += f"; operator ID {clean(operator, 64)}"
-        ET.SubElement(detail, "remarks").text = clean(text, 1000)
-        out.append(CotEvent(pilot_uid, track.status.value, final, _xml(pilot)))
+        ET.SubElement(detail, "remarks").text = _exercise_remarks(text, track.exercise)
+        out.append(CotEvent(point_uid, track.status.value, final, _xml(point)))
     return out
 
 
@@ -205,10 +237,12 @@ def alert_event(alert: Alert, config: CotConfig, now_unix: float) -> CotEvent | 
     emergency_type = EMERGENCY_CANCEL_TYPE if final else EMERGENCY_TYPE
     cot_type = emergency_type if emergency else MARKER_TYPE
     uid = f"{config.uid_prefix}.alert.{alert.alert_id}"
-    event = _event(uid, cot_type, now_unix, now_unix if final else now_unix + config.stale_s)
+    stale = now_unix if final else now_unix + config.stale_s
+    event = _event(uid, cot_type, now_unix, stale, opex(alert.exercise, config))
     _point(event, alert.track.position, alert.track.position_std_m)
     detail = ET.SubElement(event, "detail")
     name = f"ALERT {alert.zone_level.value.upper()} {clean(alert.zone_id, 32)}"
+    name = f"EX {name}" if alert.exercise else name
     ET.SubElement(detail, "contact", {"callsign": name})
     ET.SubElement(
         detail,
@@ -230,7 +264,7 @@ def alert_event(alert: Alert, config: CotConfig, now_unix: float) -> CotEvent | 
     )
     if alert.acknowledged_by:
         text += f" by {clean(alert.acknowledged_by, 64)}"
-    ET.SubElement(detail, "remarks").text = clean(text, 1000)
+    ET.SubElement(detail, "remarks").text = _exercise_remarks(text, alert.exercise)
     return CotEvent(uid, alert.state.value, final, _xml(event))
 
 

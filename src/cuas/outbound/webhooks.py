@@ -1,10 +1,16 @@
-"""Webhooks: signed JSON POSTs of alerts (and, if asked, tracks and sensor status), retried
-from a persistent queue (``cuas.store.outbox``) until delivered or too old.
+"""Webhooks: signed JSON POSTs of alert transitions (and, if asked, tracks and sensor
+status), retried from a persistent queue (``cuas.store.outbox``) until delivered or too old.
 
 Each delivery is one POST whose body is the UTF-8 JSON object
 ``{"v": 1, "delivery_id", "subscription", "kind": "alert"|"track"|"sensor",
 "created_t_unix", "item": {...}}`` (``item`` is a ``cuas.schema`` Alert, Track or
-SensorStatus), with the headers
+SensorStatus). An alert delivery reports one transition (raised, escalated, acknowledged,
+cleared, resolved, by the engine or an operator): ``item`` is the alert right after it
+(``acknowledged_by``/``acknowledged_t_unix``/``note``, ``resolved_by``/...), and
+``"transition": {"event_id", "t_unix", "from_state", "to_state", "actor", "reason"}`` is
+its audit row (``GET /alerts/{id}/events``): ``event_id`` increases with every transition
+of every alert, ``actor`` is "engine" or the operator, ``reason`` the engine's reason or
+the operator's note. The headers are
 
     X-Cuas-Delivery:   the delivery id (also in the body; the same on every retry)
     X-Cuas-Timestamp:  UNIX seconds when this attempt was sent
@@ -12,8 +18,8 @@ SensorStatus), with the headers
 
 A receiver recomputes the HMAC over the raw body before parsing it, compares in constant
 time, drops a delivery id it has already seen (delivery is at least once), and may refuse
-a ``created_t_unix`` older than it cares for. Deliveries may arrive out of order; an alert's
-``updated_t_unix`` orders its transitions.
+a ``created_t_unix`` older than it cares for. Deliveries may arrive out of order; the
+transition's ``event_id`` orders them.
 
 Retries: network errors, timeouts, 408, 425, 429 and 5xx are retried with exponential
 backoff and jitter (a ``Retry-After`` header wins); while an endpoint fails, its other
@@ -42,10 +48,11 @@ import httpx
 from pydantic import BaseModel
 
 from cuas import __version__
-from cuas.bus import TOPIC_ALERTS, TOPIC_STATUS, TOPIC_TRACKS
+from cuas.bus import TOPIC_STATUS, TOPIC_TRACKS
 from cuas.config import ConfigError, WebhookConfig
 from cuas.outbound.filters import UpdateLimiter, zone_at_least
 from cuas.schema import Alert, SensorStatus, Track, TrackStatus
+from cuas.store.alert_stream import Transition
 from cuas.store.outbox import Delivery, Outbox
 
 log = logging.getLogger(__name__)
@@ -55,7 +62,7 @@ SIGNATURE_HEADER = "X-Cuas-Signature"
 TIMESTAMP_HEADER = "X-Cuas-Timestamp"
 DELIVERY_HEADER = "X-Cuas-Delivery"
 
-TOPIC_KINDS = {TOPIC_ALERTS: "alert", TOPIC_TRACKS: "track", TOPIC_STATUS: "sensor"}
+TOPIC_KINDS = {TOPIC_TRACKS: "track", TOPIC_STATUS: "sensor"}  # alerts: route_transitions
 RETRY_STATUSES = frozenset({408, 425, 429})
 POLL_S = 0.1  # how often the queue is looked at when nothing wakes the dispatcher
 PRUNE_EVERY_S = 60.0
@@ -93,11 +100,27 @@ def _site_ok(hook: WebhookConfig, site_id: str) -> bool:
 
 
 class WebhookRouter:
-    """Turns bus items into deliveries for every subscription whose filters they pass."""
+    """Turns alert transitions and bus items (tracks, sensor status) into deliveries for
+    every subscription whose filters they pass."""
 
     def __init__(self, hooks: Sequence[WebhookConfig]) -> None:
         self.hooks = list(hooks)
         self._limiters = {hook.id: UpdateLimiter(hook.min_interval_s) for hook in hooks}
+
+    def route_transitions(
+        self, transitions: Sequence[Transition], now_unix: float
+    ) -> list[Delivery]:
+        out = []
+        for hook in self.hooks:
+            if "alert" not in hook.kinds:
+                continue
+            limiter = self._limiters[hook.id]
+            for tr in transitions:
+                if self._wanted(hook, limiter, tr.alert, now_unix):
+                    transition = {"event_id": tr.event_id, **tr.event.model_dump(mode="json")}
+                    del transition["alert_id"]  # the item's
+                    out.append(self._delivery(hook, "alert", tr.alert, now_unix, transition))
+        return out
 
     def route(self, topic: str, items: Sequence[BaseModel], now_unix: float) -> list[Delivery]:
         kind = TOPIC_KINDS.get(topic)
@@ -133,7 +156,13 @@ class WebhookRouter:
         return False
 
     @staticmethod
-    def _delivery(hook: WebhookConfig, kind: str, item: BaseModel, now_unix: float) -> Delivery:
+    def _delivery(
+        hook: WebhookConfig,
+        kind: str,
+        item: BaseModel,
+        now_unix: float,
+        transition: dict[str, object] | None = None,
+    ) -> Delivery:
         delivery_id = str(uuid.uuid4())
         body = {
             "v": WEBHOOK_FORMAT_VERSION,
@@ -143,6 +172,8 @@ class WebhookRouter:
             "created_t_unix": now_unix,
             "item": item.model_dump(mode="json"),
         }
+        if transition is not None:
+            body["transition"] = transition
         max_age_s = hook.max_age_s if kind == "alert" else hook.track_max_age_s
         return Delivery(
             delivery_id=delivery_id,

@@ -76,7 +76,7 @@ def run_cuas(
         t0 = time.perf_counter()
         tracker.process_scan(scan.t_s, "radar", scan.z_enu_m, R, [None] * k)
         tracker.advance(scan.t_s)
-        _, status, x = tracker.estimates()
+        _, status, x = tracker.estimates(scan.t_s)
         out.scan_ms.append((time.perf_counter() - t0) * 1000.0)
         out._detections += k
         out.estimates.append(x[(status == "confirmed") | (status == "coasting"), :3])

@@ -5,6 +5,10 @@ transaction per write, as in ``cuas.store.sqlite``). A delivery is ``pending`` u
 ``delivered`` or ``dead`` (refused for good, or too old); a process that is killed leaves
 its pending rows, and the next one resumes them with the same delivery id. One outbound
 process per store file: which rows are in flight is kept in memory, not in the file.
+
+Beside the queue, a named cursor: the last alert transition (``alert_events`` id) whose
+deliveries were queued. It moves in the transaction that queues them, so after a kill
+every transition was queued exactly once or not at all.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ CREATE TABLE IF NOT EXISTS webhook_outbox (
 CREATE INDEX IF NOT EXISTS webhook_outbox_due
     ON webhook_outbox(subscription, state, next_attempt_t);
 CREATE INDEX IF NOT EXISTS webhook_outbox_done ON webhook_outbox(state, done_t);
+CREATE TABLE IF NOT EXISTS outbound_cursor (name TEXT PRIMARY KEY, event_id INTEGER NOT NULL);
 """
 
 _COLUMNS = (
@@ -84,11 +89,31 @@ class Outbox(Database):
     def __init__(self, path: str | Path) -> None:
         super().__init__(path, _SCHEMA)
 
-    def enqueue(self, deliveries: Sequence[Delivery]) -> None:
-        """Store new deliveries in one transaction; they are durable when this returns."""
-        if not deliveries:
+    def cursor(self, name: str, start_event_id: int) -> int:
+        """The cursor's position; a cursor met for the first time starts at ``start_event_id``."""
+        with self.write():
+            self._db.execute(
+                "INSERT OR IGNORE INTO outbound_cursor VALUES (?, ?)", (name, start_event_id)
+            )
+            row = self._db.execute(
+                "SELECT event_id FROM outbound_cursor WHERE name=?", (name,)
+            ).fetchone()
+        return int(row[0])
+
+    def enqueue(
+        self, deliveries: Sequence[Delivery], cursor: tuple[str, int] | None = None
+    ) -> None:
+        """Store new deliveries, and move ``cursor`` (name, event id) to the transition they
+        came from, in one transaction; durable when this returns."""
+        if not deliveries and cursor is None:
             return
         with self.write():
+            if cursor is not None:
+                moved = self._db.execute(
+                    "UPDATE outbound_cursor SET event_id=? WHERE name=?", (cursor[1], cursor[0])
+                ).rowcount
+                if moved != 1:
+                    raise LookupError(f"outbound cursor {cursor[0]!r} was never started")
             self._db.executemany(
                 f"INSERT INTO webhook_outbox ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [
@@ -116,7 +141,7 @@ class Outbox(Database):
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {_COLUMNS} FROM webhook_outbox WHERE subscription=? AND state=?"
-                " AND next_attempt_t<=? ORDER BY next_attempt_t, created_t LIMIT ?",
+                " AND next_attempt_t<=? ORDER BY next_attempt_t, created_t, rowid LIMIT ?",
                 (subscription, DeliveryState.PENDING.value, now_unix, limit + len(exclude)),
             ).fetchall()
         return [_delivery(r) for r in rows if r[0] not in exclude][:limit]

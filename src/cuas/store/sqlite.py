@@ -52,9 +52,11 @@ CREATE TABLE IF NOT EXISTS alert_events (
     from_state TEXT,
     to_state TEXT NOT NULL,
     actor TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT ''
+    reason TEXT NOT NULL DEFAULT '',
+    alert_json TEXT
 );
 CREATE INDEX IF NOT EXISTS alert_events_alert ON alert_events(alert_id, event_id);
+CREATE INDEX IF NOT EXISTS alert_events_t ON alert_events(t);  -- look-back (store.lookback)
 CREATE TABLE IF NOT EXISTS track_history (
     track_id TEXT NOT NULL,
     t REAL NOT NULL,
@@ -65,6 +67,7 @@ CREATE TABLE IF NOT EXISTS track_history (
     object_class TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS track_history_track ON track_history(track_id, t);
+CREATE INDEX IF NOT EXISTS track_history_t ON track_history(t);  -- look-back
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -75,11 +78,12 @@ _ALERT_COLUMNS_ADDED = {
     "resolved_t": "REAL",
     "resolution_note": "TEXT",
     "evidence_json": "TEXT",
+    "exercise": "INTEGER NOT NULL DEFAULT 0",  # 1: caused by an injected exercise scenario
 }
 _ALERT_COLUMNS = (
     "alert_id, site_id, zone_id, zone_level, rule, object_key, track_id, state, raised_t, "
     "updated_t, acknowledged_by, acknowledged_t, note, track_json, reason, resolved_by, "
-    "resolved_t, resolution_note, evidence_json"
+    "resolved_t, resolution_note, evidence_json, exercise"
 )
 _ACKNOWLEDGEABLE = (AlertState.RAISED, AlertState.ESCALATED)
 _ESCALATABLE = (AlertState.RAISED, AlertState.ESCALATED, AlertState.ACKNOWLEDGED)
@@ -147,6 +151,7 @@ def _alert(row: tuple) -> Alert:
         resolved_by=row[15],
         resolved_t_unix=row[16],
         resolution_note=row[17],
+        exercise=bool(row[19]),
         **evidence.model_dump(),
     )
 
@@ -161,6 +166,9 @@ class Store(Database):
             for column, decl in _ALERT_COLUMNS_ADDED.items():
                 if column not in have:
                     self._db.execute(f"ALTER TABLE alerts ADD COLUMN {column} {decl}")
+            have = {r[1] for r in self._db.execute("PRAGMA table_info(alert_events)")}
+            if "alert_json" not in have:  # the alert after each transition, for the outbound
+                self._db.execute("ALTER TABLE alert_events ADD COLUMN alert_json TEXT")
 
     # -- alerts -----------------------------------------------------------------------
     def raise_alert(
@@ -175,14 +183,15 @@ class Store(Database):
         t_unix: float,
         reason: str,
         evidence: AlertEvidence | None = None,
+        exercise: bool = False,
     ) -> Alert:
         if evidence is None:
             evidence = AlertEvidence.of_track(track) if track else AlertEvidence()
         with self.write():
             cur = self._db.execute(
                 "INSERT INTO alerts (site_id, zone_id, zone_level, rule, object_key, track_id,"
-                " state, raised_t, updated_t, track_json, reason, evidence_json)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " state, raised_t, updated_t, track_json, reason, evidence_json, exercise)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     site_id,
                     zone_id or "",
@@ -196,6 +205,7 @@ class Store(Database):
                     track.model_dump_json() if track else None,
                     reason,
                     evidence.model_dump_json(exclude_defaults=True),
+                    int(exercise),
                 ),
             )
             alert_id = int(cur.lastrowid)
@@ -339,9 +349,13 @@ class Store(Database):
         site_id: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        exercise: bool | None = None,
     ) -> tuple[list[Alert], int]:
-        """Alerts newest first, and how many match in all."""
+        """Alerts newest first, and how many match in all; ``exercise`` None: both kinds."""
         where, args = [], []
+        if exercise is not None:
+            where.append("exercise=?")
+            args.append(int(exercise))
         if states:
             where.append(f"state IN ({','.join('?' * len(states))})")
             args.extend(s.value for s in states)
@@ -391,8 +405,8 @@ class Store(Database):
         reason: str,
     ) -> None:
         self._db.execute(
-            "INSERT INTO alert_events (alert_id, t, from_state, to_state, actor, reason)"
-            " VALUES (?,?,?,?,?,?)",
+            "INSERT INTO alert_events (alert_id, t, from_state, to_state, actor, reason,"
+            " alert_json) VALUES (?,?,?,?,?,?,?)",
             (
                 alert_id,
                 t_unix,
@@ -400,6 +414,7 @@ class Store(Database):
                 to_state.value,
                 actor,
                 reason,
+                self._get(alert_id).model_dump_json(),
             ),
         )
 

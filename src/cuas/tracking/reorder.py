@@ -33,6 +33,10 @@ class ReorderBuffer(Generic[T]):
         heapq.heappush(self._heap, (t_unix, next(self._seq), item))
         return True
 
+    def next_due_unix(self) -> float:
+        """The clock time at which the oldest held item is released; inf when empty."""
+        return self._heap[0][0] + self.lag_s if self._heap else float("inf")
+
     def release(self, now_unix: float) -> list[T]:
         """Items with time <= now_unix - lag_s, oldest first."""
         horizon = now_unix - self.lag_s

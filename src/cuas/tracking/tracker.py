@@ -8,7 +8,7 @@ bookkeeping. Positions are local ENU in metres, velocities m/s, times Unix secon
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -60,6 +60,7 @@ _BUFFERS = (
     "_window",
     "_key",
     "_sensor_t",
+    "_domain",
 )
 
 
@@ -117,6 +118,7 @@ class TrackView:
     sensors: dict[str, float]  # sensor id -> time of its last update to this track
     quality: float  # M-of-N hit fraction times quality_std_m / (quality_std_m + position std)
     mode_probabilities: dict[str, float] | None  # IMM modes; None for NCV
+    exercise: bool = False  # started by an exercise scan (domain 1)
 
 
 @dataclass
@@ -151,6 +153,44 @@ def pairs_within(
                 dj[n] = j
                 n += 1
     return ti[:n], dj[:n]
+
+
+@numba.njit(cache=True)
+def reach_bounds(
+    x: np.ndarray,
+    P: np.ndarray,
+    t: np.ndarray,
+    t_now: float,
+    turn_rate_max: float,
+    accel_std_max: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each track can be at t_now without predicting it: the straight-line
+    extrapolation c (n, 3) m of the combined state, a bound on the distance from c to the
+    IMM-predicted mean (n,) m, and a bound on the predicted position variance (n,) m^2.
+
+    Treat the prediction as p' = p + A v + w, with (p, v) the track's mixture (mean x,
+    covariance P: mixing preserves both), A the position-from-velocity block of the mode's
+    transition and w the process noise. Every mode's A is the integral of a rotation at
+    most turn_rate_max over dt, so |A| <= dt and |(A - dt I) v| <= |v_h| min(w dt^2 / 2,
+    2 dt). By Minkowski, sqrt(E|p' - w - c|^2) <= s_p + dt s_v + dev, with s_p, s_v the
+    root traces of P's position and velocity blocks; the mean moves from c by at most
+    dt s_v + dev; the variance is at most that square plus trace(Q) = accel^2 dt^3.
+    """
+    n = x.shape[0]
+    centre = np.empty((n, 3))
+    offset = np.empty(n)
+    var = np.empty(n)
+    for k in range(n):
+        dt = max(0.0, t_now - t[k])
+        for a in range(3):
+            centre[k, a] = x[k, a] + dt * x[k, 3 + a]
+        s_p = math.sqrt(P[k, 0, 0] + P[k, 1, 1] + P[k, 2, 2])
+        s_v = math.sqrt(P[k, 3, 3] + P[k, 4, 4] + P[k, 5, 5])
+        dev = math.hypot(x[k, 3], x[k, 4]) * dt * min(turn_rate_max * dt / 2.0, 2.0)
+        offset[k] = dt * s_v + dev
+        spread = s_p + offset[k]
+        var[k] = spread * spread + accel_std_max * accel_std_max * dt * dt * dt
+    return centre, offset, var
 
 
 @numba.njit(cache=True)
@@ -228,9 +268,10 @@ class Tracker:
         self._window = np.zeros(cap, np.int64)  # last confirm_window opportunities, 1 = hit
         self._key = np.full(cap, None, dtype=object)
         self._sensor_t = np.full((cap, 0), np.nan)  # [row, sensor column] last update time
+        self._domain = np.zeros(cap, np.int8)  # 0 the live picture, 1 an exercise
         self._sensor_col: dict[str, int] = {}
         self._key_to_id: dict[str, int] = {}
-        self._pool = BearingPool(config.bearing_window_s)
+        self._pools = (BearingPool(config.bearing_window_s), BearingPool(config.bearing_window_s))
 
     def process_scan(
         self,
@@ -255,12 +296,18 @@ class Tracker:
         sensor_id: str,
         batch: MeasurementBatch,
         identity_keys: Sequence[str | None],
+        domain: int = 0,
     ) -> ScanResult:
         """Associate and apply one scan: detections of one sensor at one time, any models.
 
         Positions and radar plots that join no track start one; bearings that join no track
-        wait in the bearing pool until a bearing of another sensor crosses them.
+        wait in the bearing pool until a bearing of another sensor crosses them. domain: the
+        picture the scan belongs to, 0 live or 1 an exercise; detections only join, start and
+        cross with their own domain, so an injected exercise never updates a real object's
+        track (identity keys must be kept apart by the caller).
         """
+        if domain not in (0, 1):
+            raise ValueError(f"domain must be 0 (live) or 1 (exercise), not {domain!r}")
         codes = np.ascontiguousarray(batch.codes, dtype=np.int64)
         z = np.ascontiguousarray(batch.z, dtype=np.float64)
         R = np.ascontiguousarray(batch.R, dtype=np.float64)
@@ -285,9 +332,8 @@ class Tracker:
             return ScanResult(np.full(k, -1, np.int64), late=True)
         self.counters["scans"] += 1
         self.counters["detections"] += k
-        self.counters["bearings_expired"] += self._pool.expire(t_unix)
+        self.counters["bearings_expired"] += sum(pool.expire(t_unix) for pool in self._pools)
         self.clock = max(self.clock, t_unix)
-        self._predict_live(t_unix)
         col = self._column(sensor_id)
         n_before = self._n
         seen_before = ~np.isnan(self._sensor_t[:n_before, col])
@@ -306,16 +352,17 @@ class Tracker:
             else:
                 new_keys[key] = j
 
+        self._predict_rows(rows[rows >= 0], t_unix)
         free_dets = np.flatnonzero((rows < 0) & ~deferred)
         taken = np.zeros(n_before, bool)
         taken[rows[rows >= 0]] = True
-        free_tracks = np.flatnonzero(~taken)
+        free_tracks = np.flatnonzero(~taken & (self._domain[:n_before] == domain))
         soft = np.zeros(k, bool)  # detections JPDA already applied
         jpda_hits = np.empty(0, np.int64)  # track rows JPDA counts as detected
         if free_dets.size and free_tracks.size:
             keyed = np.array([key is not None for key in identity_keys], bool)
             rows[free_dets], soft[free_dets], jpda_hits = self._associate(
-                free_tracks, free_dets, codes, z, R, sensor, rot, keyed[free_dets]
+                t_unix, free_tracks, free_dets, codes, z, R, sensor, rot, keyed[free_dets]
             )
         self._update(rows, np.flatnonzero((rows >= 0) & ~soft), codes, z, R, sensor, rot)
         for key, j in new_keys.items():
@@ -323,18 +370,23 @@ class Tracker:
                 self._key[rows[j]] = key
                 self._key_to_id[key] = int(self._id[rows[j]])
 
-        bearing = np.isin(codes, BEARING_ONLY)
+        bearing = (codes == BEARING_ONLY[0]) | (codes == BEARING_ONLY[1])
         new = np.flatnonzero((rows < 0) & ~deferred & ~bearing)
-        rows[new] = self._start_from_plots(t_unix, new, codes, z, R, sensor, rot, identity_keys)
+        if new.size:
+            rows[new] = self._start_from_plots(
+                t_unix, new, codes, z, R, sensor, rot, identity_keys, domain
+            )
         for j in np.flatnonzero((rows < 0) & bearing & ~deferred):
-            rows[j] = self._pool_bearing(t_unix, col, j, codes, z, R, sensor, rot, identity_keys)
+            rows[j] = self._pool_bearing(
+                t_unix, col, j, codes, z, R, sensor, rot, identity_keys, domain
+            )
         for j in np.flatnonzero(deferred):
             tid = self._key_to_id.get(identity_keys[j])
             if tid is not None:
                 rows[j] = np.searchsorted(self._id[: self._n], tid)
                 self._update(rows, np.array([j]), codes, z, R, sensor, rot)
             else:  # a repeated bearing whose first is still waiting to be crossed
-                self._pool_bearing(t_unix, col, j, codes, z, R, sensor, rot, identity_keys)
+                self._pool_bearing(t_unix, col, j, codes, z, R, sensor, rot, identity_keys, domain)
 
         hit_rows = np.concatenate([rows[(rows >= 0) & ~soft], jpda_hits])
         if k and all(key is not None for key in identity_keys):
@@ -342,6 +394,64 @@ class Tracker:
             # others that sensor hears: no missed opportunity for them.
             seen_before = np.zeros_like(seen_before)
         self._record_hits(t_unix, col, hit_rows, seen_before)
+        return ScanResult(np.where(rows >= 0, self._id[np.maximum(rows, 0)], -1), late=False)
+
+    def has_key(self, identity_key: str) -> bool:
+        """Whether a live track holds identity_key."""
+        return identity_key in self._key_to_id
+
+    def process_reports(
+        self,
+        t_unix: np.ndarray,
+        sensor_id: str,
+        batch: MeasurementBatch,
+        identity_keys: Sequence[str],
+    ) -> ScanResult:
+        """Apply reports of identified objects that already have tracks, each at its own time
+        t_unix[j] (a burst of one receiver's Remote ID or ADS-B messages, one object each).
+
+        The same as one process_measurements call per report in this order, at a fraction of
+        the cost: there is nothing to associate, and a report about one object is no missed
+        chance to see another. Keys must be distinct and held by live tracks (has_key);
+        reports older than the tracker clock by more than the late tolerance are late (-1).
+        """
+        t = np.ascontiguousarray(t_unix, dtype=np.float64).reshape(-1)
+        codes = np.ascontiguousarray(batch.codes, dtype=np.int64)
+        z = np.ascontiguousarray(batch.z, dtype=np.float64)
+        R = np.ascontiguousarray(batch.R, dtype=np.float64)
+        sensor = np.ascontiguousarray(batch.sensor_enu_m, dtype=np.float64)
+        rot = np.ascontiguousarray(batch.rot_local, dtype=np.float64)
+        k = codes.shape[0]
+        if t.shape != (k,) or z.shape != (k, 4) or R.shape != (k, 4, 4) or len(identity_keys) != k:
+            raise ValueError(
+                f"reports have {t.size} times, {k} model codes, z {z.shape}, R {R.shape} and "
+                f"{len(identity_keys)} identity keys; need one each, z (k, 4), R (k, 4, 4)"
+            )
+        if not (np.isfinite(t).all() and np.isfinite(z).all() and np.isfinite(R).all()):
+            raise ValueError("report times, measurements and covariances must be finite")
+        ids = [self._key_to_id.get(key) for key in identity_keys]
+        if None in ids or len(set(identity_keys)) != k:
+            raise ValueError("reports need distinct identity keys, each held by a live track")
+        if k == 0:
+            return ScanResult(np.empty(0, np.int64), late=False)
+        clock_before = np.maximum(self.clock, np.maximum.accumulate(np.r_[-np.inf, t[:-1]]))
+        ok = t >= clock_before - self.config.late_tolerance_s
+        late = k - int(ok.sum())
+        self.counters["late_scans"] += late
+        self.counters["late_detections"] += late
+        self.counters["scans"] += k - late
+        self.counters["detections"] += k - late
+        self.counters["bearings_expired"] += sum(
+            pool.expire(float(t.max())) for pool in self._pools
+        )
+        self.clock = max(self.clock, float(t.max()))
+        col = self._column(sensor_id)
+        rows = np.full(k, -1, np.int64)
+        rows[ok] = np.searchsorted(self._id[: self._n], np.array(ids, np.int64)[ok])
+        used = np.flatnonzero(ok)
+        self._predict_rows(rows[used], t[used])
+        self._update(rows, used, codes, z, R, sensor, rot)
+        self._record_hits(t[used], col, rows[used], np.zeros(0, bool))
         return ScanResult(np.where(rows >= 0, self._id[np.maximum(rows, 0)], -1), late=False)
 
     def advance(self, t_unix: float) -> list[TrackView]:
@@ -381,50 +491,78 @@ class Tracker:
         self.counters["tracks_deleted"] += len(views)
         return views
 
-    def estimates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def estimates(self, t_unix: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Live tracks as arrays, without building views: ids (n,), status names (n,) and
-        combined states x (n, 6) at each track's own time. For scoring and benchmarks."""
+        combined states x (n, 6), predicted to t_unix when given, else at each track's own
+        time. For scoring and benchmarks."""
         n = self._n
         names = np.array(_STATUS_NAMES)[self._status[:n]]
-        return self._id[:n].copy(), names, self._x[:n].copy()
-
-    def tracks(self, t_unix: float | None = None) -> list[TrackView]:
-        """Views of the live tracks, predicted to t_unix (never backwards) when given."""
-        n = self._n
         x = self._x[:n].copy()
-        P = self._P[:n].copy()
-        mu = self._mu[:n].copy()
-        t = self._t[:n].copy()
         if t_unix is not None:
-            imm_predict_batch(
-                self._xm[:n].copy(),
-                self._Pm[:n].copy(),
-                mu,
-                x,
-                P,
-                np.maximum(0.0, t_unix - t),
-                self._turn_rate,
-                self._mode_accel,
-                self.config.imm_sojourn_s,
-            )
-            t = np.maximum(t, t_unix)
-        return self._views(np.arange(n), x, P, mu, t)
+            x = self._predicted(np.arange(n), t_unix)[0]
+        return self._id[:n].copy(), names, x
 
-    def _predict_live(self, t_unix: float) -> None:
+    def tracks(
+        self, t_unix: float | None = None, track_ids: Iterable[int] | None = None
+    ) -> list[TrackView]:
+        """Views of the live tracks (or of those of track_ids that are live), predicted to
+        t_unix (never backwards) when given."""
+        rows = np.arange(self._n) if track_ids is None else self._rows_of(track_ids)
+        if t_unix is None:
+            return self._views(rows, self._x[rows], self._P[rows], self._mu[rows], self._t[rows])
+        return self._views(rows, *self._predicted(rows, t_unix))
+
+    def states(
+        self, t_unix: float, track_ids: Iterable[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ids (m,), combined states x (m, 6) and position std (m,) m of those of track_ids
+        that are live, predicted to t_unix: the arrays, without building views."""
+        rows = self._rows_of(track_ids)
+        x, P, _, _ = self._predicted(rows, t_unix)
+        return self._id[rows].copy(), x, np.sqrt(np.trace(P[:, :3, :3], axis1=1, axis2=2) / 3.0)
+
+    def _rows_of(self, track_ids: Iterable[int]) -> np.ndarray:
+        """Rows of the live tracks among track_ids, in row order."""
         n = self._n
-        dt = np.maximum(0.0, t_unix - self._t[:n])  # s, never backwards
+        ids = np.fromiter(track_ids, np.int64)
+        rows = np.searchsorted(self._id[:n], ids)
+        live = rows < n
+        live[live] = self._id[rows[live]] == ids[live]
+        return np.sort(rows[live])
+
+    def _predicted(
+        self, rows: np.ndarray, t_unix: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of x, P, mu and t of rows, predicted to t_unix (never backwards)."""
+        x, P, mu, t = self._x[rows], self._P[rows], self._mu[rows], self._t[rows]
         imm_predict_batch(
-            self._xm[:n],
-            self._Pm[:n],
-            self._mu[:n],
-            self._x[:n],
-            self._P[:n],
-            dt,
-            self._turn_rate,
-            self._mode_accel,
-            self.config.imm_sojourn_s,
-        )
-        self._t[:n] = np.maximum(self._t[:n], t_unix)
+            self._xm[rows], self._Pm[rows], mu, x, P, np.maximum(0.0, t_unix - t),
+            self._turn_rate, self._mode_accel, self.config.imm_sojourn_s,
+        )  # fmt: skip
+        return x, P, mu, np.maximum(t, t_unix)
+
+    def _predict_rows(self, rows: np.ndarray, t_unix: float | np.ndarray) -> None:
+        """Predict track rows to t_unix (one time, or one per row) in place, never backwards.
+
+        Only the tracks a scan can touch are predicted (identified ones, and those whose
+        reach covers a detection): a track's state stays at its own time _t until then, so
+        one drone's message costs the same whatever else is tracked, and unrelated traffic
+        does not change a track's estimate."""
+        times = np.asarray(t_unix, np.float64)
+        rows, first = np.unique(rows, return_index=True)
+        t = times[first] if times.ndim else np.full(rows.size, float(times))
+        ahead = self._t[rows] < t
+        rows, t = rows[ahead], t[ahead]
+        if rows.size == 0:
+            return
+        xm, Pm = self._xm[rows], self._Pm[rows]
+        x, P, mu = self._x[rows], self._P[rows], self._mu[rows]
+        imm_predict_batch(
+            xm, Pm, mu, x, P, t - self._t[rows],
+            self._turn_rate, self._mode_accel, self.config.imm_sojourn_s,
+        )  # fmt: skip
+        self._xm[rows], self._Pm[rows], self._mu[rows] = xm, Pm, mu
+        self._x[rows], self._P[rows], self._t[rows] = x, P, t
 
     def _update(
         self,
@@ -453,6 +591,7 @@ class Tracker:
 
     def _associate(
         self,
+        t_unix: float,
         track_rows: np.ndarray,
         det_idx: np.ndarray,
         codes: np.ndarray,
@@ -469,15 +608,19 @@ class Tracker:
         Keyed detections reaching here carry a key no live track holds, so any keyed track is
         forbidden to them. Established tracks choose first and tentative ones (often clutter)
         take what is left, so a clutter track never steals a confirmed target's detection.
-        Only pre-gated pairs are costed, and each stage is solved per connected cluster of
-        the gate graph, so cost grows about linearly with targets.
+        Only pre-gated pairs are costed (and only their tracks predicted to the scan), and
+        each stage is solved per connected cluster of the gate graph, so cost grows about
+        linearly with targets.
         """
         out = np.full(det_idx.size, -1, np.int64)
         soft = np.zeros(det_idx.size, bool)
         jpda_hits = np.empty(0, np.int64)
-        ti, dj = self._candidate_pairs(track_rows, det_idx, codes, z, R)
+        ti, dj = self._candidate_pairs(t_unix, track_rows, det_idx, codes, z, R)
         if ti.size == 0:
             return out, soft, jpda_hits
+        candidates, ti = np.unique(ti, return_inverse=True)
+        track_rows = track_rows[candidates]
+        self._predict_rows(track_rows, t_unix)
         d2 = measurement_cost_pairs(
             self._x[track_rows], self._P[track_rows], codes[det_idx], z[det_idx],
             R[det_idx], sensor, rot, ti, dj,
@@ -577,6 +720,7 @@ class Tracker:
 
     def _candidate_pairs(
         self,
+        t_unix: float,
         track_rows: np.ndarray,
         det_idx: np.ndarray,
         codes: np.ndarray,
@@ -585,9 +729,11 @@ class Tracker:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(track, detection) index pairs that may pass the gate, as positions into the args.
 
-        Position detections are pre-gated in space: d2 <= g implies |y|^2 <= g * trace(S),
-        so a k-d tree ball of that radius around each track keeps every pair that can pass.
-        Radar and bearing detections are paired with every track (they are few per scan).
+        Position detections are pre-gated in space, from the tracks' unpredicted states:
+        d2 <= g implies |z - m|^2 <= g * trace(S) for the predicted mean m, and
+        :func:`reach_bounds` bounds m and trace(S) around a straight-line extrapolation, so
+        a ball of that radius around it keeps every pair that can pass. Radar and bearing
+        detections are paired with every track (they are few per scan).
         """
         nt = track_rows.size
         is_pos = codes[det_idx] == POSITION
@@ -596,10 +742,12 @@ class Tracker:
         parts_d: list[np.ndarray] = []
         if pos.size:
             r_var = np.trace(R[det_idx[pos], :3, :3], axis1=1, axis2=2).max()
-            p_var = np.trace(self._P[track_rows, :3, :3], axis1=1, axis2=2)
-            radius = np.sqrt(self._gates[2] * (p_var + r_var))  # m
+            xp, offset_m, p_var = reach_bounds(
+                self._x[track_rows], self._P[track_rows], self._t[track_rows], t_unix,
+                float(np.abs(self._turn_rate).max()), float(self._mode_accel.max()),
+            )  # fmt: skip
+            radius = np.sqrt(self._gates[2] * (p_var + r_var)) + offset_m  # m
             zp = z[det_idx[pos], :3]
-            xp = self._x[track_rows, :3]
             if nt * pos.size <= _BRUTE_FORCE_PAIRS:
                 ti, dj = pairs_within(xp, radius, zp)
                 parts_t.append(ti)
@@ -628,6 +776,7 @@ class Tracker:
         sensor: np.ndarray,
         rot: np.ndarray,
         keys: Sequence[str | None],
+        domain: int,
     ) -> np.ndarray:
         """New tracks at positions and radar plots dets; radial velocity seeds the velocity."""
         m = dets.size
@@ -643,7 +792,9 @@ class Tracker:
                 along = np.outer(los, los)
                 vel[i] = z[j, 3] * los
                 vel_cov[i] = vel_cov[i] @ (np.eye(3) - along) + R[j, 3, 3] * along
-        return self._start_tracks(t_unix, pos, pos_cov, vel, vel_cov, [keys[j] for j in dets])
+        return self._start_tracks(
+            t_unix, pos, pos_cov, vel, vel_cov, [keys[j] for j in dets], domain
+        )
 
     def _pool_bearing(
         self,
@@ -656,18 +807,20 @@ class Tracker:
         sensor: np.ndarray,
         rot: np.ndarray,
         keys: Sequence[str | None],
+        domain: int,
     ) -> int:
-        """Keep bearing j for crossing; start a track if it crosses pooled ones. Returns the
-        new track row, or -1."""
+        """Keep bearing j for crossing with bearings of its domain; start a track if it
+        crosses pooled ones. Returns the new track row, or -1."""
+        pool = self._pools[domain]
         has_el = codes[j] == BEARING_AZ_EL
         az_el = np.array([z[j, 0], z[j, 1] if has_el else np.nan])
         var = np.array([R[j, 0, 0], R[j, 1, 1] if has_el else np.nan])
-        self._pool.add(t_unix, col, sensor, rot, az_el, var, keys[j])
+        pool.add(t_unix, col, sensor, rot, az_el, var, keys[j])
         self.counters["bearings_pooled"] += 1
         cfg = self.config
         found = best_crossing(
-            self._pool,
-            len(self._pool) - 1,
+            pool,
+            len(pool) - 1,
             cfg.init_velocity_std_mps,
             min_angle_rad=math.radians(cfg.crossing_min_angle_deg),
             max_range_m=cfg.crossing_max_range_m,
@@ -678,9 +831,9 @@ class Tracker:
         if found is None:
             return -1
         crossing, used = found
-        key = next((k for k in self._pool.key[used] if k is not None), None)
-        used_cols = self._pool.sensor[used]
-        self._pool.remove(used)
+        key = next((k for k in pool.key[used] if k is not None), None)
+        used_cols = pool.sensor[used]
+        pool.remove(used)
         self.counters["crossings"] += 1
         vel_cov = np.eye(3)[None] * cfg.init_velocity_std_mps**2
         (row,) = self._start_tracks(
@@ -690,6 +843,7 @@ class Tracker:
             np.zeros((1, 3)),
             vel_cov,
             [key],
+            domain,
         )
         # the other sensors whose bearings made the crossing updated the track too
         self._sensor_t[row, used_cols[used_cols != col]] = t_unix
@@ -703,6 +857,7 @@ class Tracker:
         vel: np.ndarray,
         vel_cov: np.ndarray,
         keys: list[str | None],
+        domain: int,
     ) -> np.ndarray:
         m = pos.shape[0]
         self._reserve(m)
@@ -723,6 +878,7 @@ class Tracker:
         self._last_update[rows] = t_unix
         self._window[rows] = 0
         self._sensor_t[rows] = np.nan
+        self._domain[rows] = domain
         for row, tid, key in zip(rows, ids, keys, strict=True):
             self._key[row] = key
             if key is not None:
@@ -733,9 +889,10 @@ class Tracker:
         return rows
 
     def _record_hits(
-        self, t_unix: float, col: int, rows: np.ndarray, seen_before: np.ndarray
+        self, t_unix: float | np.ndarray, col: int, rows: np.ndarray, seen_before: np.ndarray
     ) -> None:
-        """M-of-N window, hit counts, update times and confirmation after one scan."""
+        """M-of-N window, hit counts, update times and confirmation after one scan (t_unix:
+        its time, or each hit row's own time)."""
         n = self._n
         hit = np.zeros(n, bool)
         hit[rows] = True
@@ -746,16 +903,14 @@ class Tracker:
         np.add.at(self._hits, rows, 1)
         self._last_update[rows] = np.maximum(self._last_update[rows], t_unix)
         self._sensor_t[rows, col] = np.fmax(self._sensor_t[rows, col], t_unix)
-        status = self._status[:n]
-        promote = hit & (
-            (status == COASTING)
-            | (
-                (status == TENTATIVE)
-                & (_popcount(window, self.config.confirm_window) >= self.config.confirm_hits)
-            )
+        rows = np.unique(rows)
+        status = self._status[rows]
+        promote = (status == COASTING) | (
+            (status == TENTATIVE)
+            & (_popcount(window[rows], self.config.confirm_window) >= self.config.confirm_hits)
         )
         self.counters["tracks_confirmed"] += int(np.count_nonzero(promote & (status == TENTATIVE)))
-        status[promote] = CONFIRMED
+        self._status[rows[promote]] = CONFIRMED
 
     def _column(self, sensor_id: str) -> int:
         col = self._sensor_col.get(sensor_id)
@@ -812,6 +967,7 @@ class Tracker:
                     },
                     quality=float(quality[i]),
                     mode_probabilities=modes,
+                    exercise=bool(self._domain[row]),
                 )
             )
         return views

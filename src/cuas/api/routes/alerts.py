@@ -49,9 +49,13 @@ def list_alerts(
     site_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
+    exercise: Annotated[
+        bool | None, Query(description="true: only exercise alerts; false: only live ones")
+    ] = None,
 ) -> AlertPage:
-    """Alerts newest first, filtered by state (repeat the parameter for several) and site."""
-    items, total = store.list_alerts(state, site_id, limit, offset)
+    """Alerts newest first, filtered by state (repeat the parameter for several), site and
+    whether an exercise caused them."""
+    items, total = store.list_alerts(state, site_id, limit, offset, exercise=exercise)
     return AlertPage(items=items, total=total, limit=limit, offset=offset)
 
 

@@ -26,13 +26,17 @@ def list_tracks(
     live: LiveDep,
     status: Annotated[list[TrackStatus] | None, Query()] = None,
     object_class: Annotated[list[ObjectClass] | None, Query()] = None,
+    exercise: Annotated[
+        bool | None, Query(description="true: only exercise tracks; false: only live ones")
+    ] = None,
 ) -> list[Track]:
-    """Live tracks, optionally filtered by status and class."""
+    """Live tracks, optionally filtered by status, class and whether an exercise fed them."""
     return [
         t
         for t in live.tracks.values()
         if (not status or t.status in status)
         and (not object_class or t.object_class in object_class)
+        and (exercise is None or t.exercise is exercise)
     ]
 
 

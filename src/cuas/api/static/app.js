@@ -50,6 +50,9 @@
     trails: new Map(),                // track_id -> [[x, y, t], ...]
     alerts: new Map(),                // alert_id -> alert (open ones: raised / acknowledged)
     sensors: new Map(),               // sensor_id -> sensor status
+    sensorConf: new Map(),            // sensor_id -> {position, orientation, coverage} from the config
+    ui: null,                         // /ui settings: the optional map tile layer
+    clockSkew: 0,                     // server data time minus this browser's clock, s
     selected: null,                   // selected track_id
     selectedLost: null,               // last known copy of a selected track that was deleted
     sitesLoaded: false,
@@ -64,6 +67,14 @@
     sound: { wanted: false, ctx: null },
     ackTarget: null,
   };
+
+  // The stream always writes the live picture; the screen shows it, or while looking back
+  // (state.past, from GET /picture) the stored picture at a past time.
+  const live = { tracks: state.tracks, trails: state.trails, alerts: state.alerts };
+  for (const k of Object.keys(live)) {
+    Object.defineProperty(state, k, { get: () => (state.past ? state.past[k] : live[k]) });
+  }
+  state.past = null; // {t, tracks, trails, alerts} while looking back
 
   // ---------------------------------------------------------------- small helpers
   const $ = (id) => document.getElementById(id);
@@ -198,6 +209,9 @@
           const p = project(v[0], v[1]);
           if (p) pts.push(p);
         }
+        const c = z.circle ? projectPoint(z.circle) : null;
+        const r = z.circle ? num(z.circle.radius_m) : null;
+        if (c && r !== null) pts.push([c[0] - r, c[1] - r], [c[0] + r, c[1] + r]);
       }
     }
     for (const s of state.sensors.values()) {
@@ -411,12 +425,24 @@
     zones.sort((a, b) => (LEVEL_RANK[a.level] || 0) - (LEVEL_RANK[b.level] || 0));
     const labels = [];
     for (const z of zones) {
+      const lvl = cssToken(z.level);
+      const g = svg('g', { class: `zone lvl-${lvl}`, 'data-zone-id': str(z.id) });
+      const centre = z.circle ? projectPoint(z.circle) : null;
+      const radius = z.circle ? num(z.circle.radius_m) : null;
+      if (centre && radius !== null) {
+        const [sx, sy] = toScreen(centre[0], centre[1]);
+        const rp = radius * state.view.scale;
+        g.setAttribute('data-zone-shape', 'circle');
+        g.appendChild(svg('circle', { class: 'zone-shape', cx: sx.toFixed(1), cy: sy.toFixed(1), r: rp.toFixed(1) }));
+        layer.appendChild(g);
+        labels.push({ z, lvl, sx, sy, top: sy - rp, bottom: sy + rp });
+        continue;
+      }
       const world = (z.polygon || []).map((v) => project(v[0], v[1])).filter(Boolean);
       if (world.length < 3) continue;
       const scr = world.map(([x, y]) => toScreen(x, y));
-      const lvl = cssToken(z.level);
-      const g = svg('g', { class: `zone lvl-${lvl}`, 'data-zone-id': str(z.id) });
-      g.appendChild(svg('polygon', { points: scr.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(' ') }));
+      g.setAttribute('data-zone-shape', 'polygon');
+      g.appendChild(svg('polygon', { class: 'zone-shape', points: scr.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(' ') }));
       layer.appendChild(g);
       const [cx, cy] = polygonCentroid(world);
       const [sx, sy] = toScreen(cx, cy);
@@ -447,6 +473,171 @@
       else band.push('UNL');
       layer.appendChild(svg('text', { class: `zone-sub lvl-${l.lvl}`, x: l.sx, y: y + 12 },
         `${str(l.z.level).toUpperCase()} · ${band.join('–')}`));
+    }
+  }
+
+  // ---------------------------------------------------------------- map tiles (optional)
+  // Web Mercator XYZ tiles from [api] map_tiles_url, drawn under the picture. The picture's
+  // projection is local (metres east/north of the reference), so each tile is placed by
+  // projecting its corners; within a tile the Mercator stretch is far below a pixel.
+  const TILE_PX = 256;
+  const MERC_M_PER_PX_Z0 = 156543.03392; // equatorial metres per tile pixel at zoom 0
+  const tileNodes = new Map(); // "z/x/y" -> <image>
+
+  function unproject(x, y) {
+    const r = state.ref;
+    return [r.lat0 + y / M_PER_DEG_LAT, r.lon0 + x / (r.cos0 * M_PER_DEG_LON)];
+  }
+
+  const tileLon = (x, n) => x / n * 360 - 180;
+  const tileLat = (y, n) => Math.atan(Math.sinh(Math.PI * (1 - 2 * y / n))) * 180 / Math.PI;
+  const lonTile = (lon, n) => Math.floor((lon + 180) / 360 * n);
+  function latTile(lat, n) {
+    const c = Math.min(Math.max(lat, -85.0511), 85.0511) * Math.PI / 180;
+    return Math.floor((1 - Math.log(Math.tan(c) + 1 / Math.cos(c)) / Math.PI) / 2 * n);
+  }
+
+  function renderTiles(layer) {
+    const ui = state.ui;
+    const template = ui && typeof ui.map_tiles_url === 'string' ? ui.map_tiles_url : '';
+    const v = state.view;
+    const want = new Set();
+    if (template) {
+      const maxZ = Math.min(Math.max(num(ui.map_tiles_max_zoom) ?? 19, 0), 22);
+      const mPerPx = MERC_M_PER_PX_Z0 * state.ref.cos0;
+      const z = Math.min(Math.max(Math.round(Math.log2(mPerPx * v.scale)), 0), maxZ);
+      const n = 2 ** z;
+      const [latN, lonW] = unproject(...toWorld(0, 0));
+      const [latS, lonE] = unproject(...toWorld(v.w, v.h));
+      const x0 = lonTile(lonW, n);
+      const x1 = lonTile(lonE, n);
+      const y0 = Math.max(latTile(latN, n), 0);
+      const y1 = Math.min(latTile(latS, n), n - 1);
+      if ((x1 - x0 + 1) * (y1 - y0 + 1) <= 200) {
+        for (let ty = y0; ty <= y1; ty++) {
+          for (let tx = x0; tx <= x1; tx++) {
+            const wx = ((tx % n) + n) % n;
+            const key = `${z}/${wx}/${ty}`;
+            const nw = project(tileLat(ty, n), tileLon(tx, n));
+            const se = project(tileLat(ty + 1, n), tileLon(tx + 1, n));
+            const [ax, ay] = toScreen(nw[0], nw[1]);
+            const [bx, by] = toScreen(se[0], se[1]);
+            let img = tileNodes.get(key);
+            if (!img) {
+              img = svg('image', { class: 'tile', preserveAspectRatio: 'none', 'data-tile': key });
+              img.setAttribute('href', template.replaceAll('{z}', z).replaceAll('{x}', wx).replaceAll('{y}', ty));
+              tileNodes.set(key, img);
+              layer.appendChild(img);
+            }
+            // Half a pixel of overlap hides the seams between neighbours.
+            img.setAttribute('x', (ax - 0.25).toFixed(2));
+            img.setAttribute('y', (ay - 0.25).toFixed(2));
+            img.setAttribute('width', (bx - ax + 0.5).toFixed(2));
+            img.setAttribute('height', (by - ay + 0.5).toFixed(2));
+            want.add(key);
+          }
+        }
+      }
+    }
+    for (const [key, img] of tileNodes) {
+      if (!want.has(key)) {
+        img.remove();
+        tileNodes.delete(key);
+      }
+    }
+  }
+
+  function renderAttribution() {
+    const box = $('tiles-attribution');
+    const ui = state.ui;
+    box.hidden = !(ui && ui.map_tiles_url);
+    box.textContent = ui && ui.map_tiles_attribution ? str(ui.map_tiles_attribution) : 'map tiles';
+  }
+
+  // ---------------------------------------------------------------- sensor coverage
+  /** Each sensor's configured coverage: a sector centred on its yaw, or a circle at 360°. */
+  function renderCoverage(layer) {
+    clear(layer);
+    for (const [id, conf] of state.sensorConf) {
+      const cov = conf.coverage || {};
+      const live = state.sensors.get(id);
+      const p = projectPoint((live && live.position) || conf.position);
+      const range = num(cov.range_m);
+      if (!p || range === null) continue;
+      const [sx, sy] = toScreen(p[0], p[1]);
+      const rp = range * state.view.scale;
+      const width = num(cov.azimuth_width_deg) ?? 360;
+      const yaw = num(conf.orientation && conf.orientation.yaw_deg) ?? 0;
+      const attrs = { class: `coverage st-${cssToken(live ? live.state : 'offline')}`, 'data-coverage-sensor': str(id) };
+      let node;
+      if (width >= 360) {
+        node = svg('circle', { ...attrs, cx: sx.toFixed(1), cy: sy.toFixed(1), r: rp.toFixed(1) });
+      } else {
+        // Azimuth clockwise from north: screen x = sin, screen y = -cos; sweep-flag 1 is clockwise.
+        const at = (deg) => {
+          const a = deg * Math.PI / 180;
+          return `${(sx + rp * Math.sin(a)).toFixed(1)},${(sy - rp * Math.cos(a)).toFixed(1)}`;
+        };
+        const d = `M${sx.toFixed(1)},${sy.toFixed(1)} L${at(yaw - width / 2)} A${rp.toFixed(1)},${rp.toFixed(1)} 0 ${width > 180 ? 1 : 0} 1 ${at(yaw + width / 2)} Z`;
+        node = svg('path', { ...attrs, d });
+      }
+      const elev = [num(cov.min_elevation_deg), num(cov.max_elevation_deg)];
+      const elevText = elev[0] === null && elev[1] === null ? '' : `, elevation ${elev[0] ?? -90}° to ${elev[1] ?? 90}°`;
+      const dir = width >= 360 ? 'all round' : `${width}° centred on ${pad3(Math.round(((yaw % 360) + 360) % 360))}°`;
+      node.appendChild(svg('title', null, `${str(id)} coverage: ${fmtDist(range)}, ${dir}${elevText}`));
+      layer.appendChild(node);
+    }
+  }
+
+  // ---------------------------------------------------------------- time to breach
+  /** Seconds on the server's data clock (track times), however this browser's clock is set. */
+  const dataNow = () => (state.past ? state.past.t : Date.now() / 1000 + state.clockSkew);
+
+  function noteDataTime(tracks) {
+    let latest = null;
+    for (const t of tracks || []) if (t && num(t.t_unix) !== null && (latest === null || t.t_unix > latest)) latest = t.t_unix;
+    if (latest !== null) state.clockSkew = latest - Date.now() / 1000;
+  }
+
+  const isPreAlert = (a) => a.rule === 'time_to_breach' && (needsAck(a) || a.state === 'acknowledged');
+
+  /** When a pre-alert predicted its object to enter the zone (UNIX s), or null. */
+  function breachDueT(a) {
+    const ttb = num(a.time_to_breach_s);
+    const t0 = num(a.raised_t_unix);
+    return ttb === null || t0 === null ? null : t0 + ttb;
+  }
+
+  function breachText(dueT) {
+    const left = dueT - dataNow();
+    return left >= 0.5 ? `in ${Math.round(left)} s` : `due ${Math.round(-left)} s ago`;
+  }
+
+  /** The predicted entry point of each open pre-alert, joined to its track's position. */
+  function renderBreachPoints(layer) {
+    clear(layer);
+    for (const a of state.alerts.values()) {
+      if (!isPreAlert(a)) continue;
+      const p = projectPoint(a.breach_point);
+      if (!p) continue;
+      const [bx, by] = toScreen(p[0], p[1]);
+      const lvl = cssToken(a.zone_level);
+      const t = state.tracks.get(str(a.track_id));
+      const tp = t ? projectPoint(t.position) : null;
+      if (tp) {
+        const [sx, sy] = toScreen(tp[0], tp[1]);
+        layer.appendChild(svg('line', { class: `breach-path lvl-${lvl}`, x1: sx, y1: sy, x2: bx, y2: by }));
+      }
+      const g = svg('g', { class: `breach-mark lvl-${lvl}`, transform: `translate(${bx.toFixed(1)},${by.toFixed(1)})`, 'data-breach-alert-id': str(a.alert_id) });
+      g.appendChild(svg('circle', { r: 7 }));
+      g.appendChild(svg('path', { d: 'M-4,-4 L4,4 M-4,4 L4,-4' }));
+      const due = breachDueT(a);
+      const when = due === null ? '' : ` ${breachText(due)}`;
+      g.appendChild(svg('title', null, `Predicted entry of ${str(a.track_id)} into ${zoneName(a.zone_id)}${when}`));
+      layer.appendChild(g);
+      const label = `${str(a.track_id)}${when}`;
+      layer.appendChild(svg('text', { class: `breach-label lvl-${lvl}`, x: bx + 10, y: by - 8 }, label));
+      occupied.push(labelBox(bx - 8, by - 20, 18 + 6.2 * label.length, 28));
     }
   }
 
@@ -519,6 +710,18 @@
         labelLayer.appendChild(svg('text', { class: 'pilot-label', x: px + 9, y: py + 4 }, `pilot ${id}`));
         occupied.push(labelBox(px - 7, py - 8, 16 + 6.5 * (6 + id.length), 16));
       }
+      // home (take-off) point from Remote ID or DroneID, joined to the drone
+      const hp = projectPoint(t.home);
+      if (hp) {
+        const [hx, hy] = toScreen(hp[0], hp[1]);
+        linkLayer.appendChild(svg('line', { class: `home-link cls-${cls}`, x1: sx, y1: sy, x2: hx, y2: hy }));
+        const hg = svg('g', { class: 'home-mark', transform: `translate(${hx.toFixed(1)},${hy.toFixed(1)})` });
+        hg.appendChild(svg('path', { d: 'M-6,5 V-1 L0,-7 L6,-1 V5 Z' }));
+        hg.appendChild(svg('title', null, `Home point of ${id}`));
+        linkLayer.appendChild(hg);
+        labelLayer.appendChild(svg('text', { class: 'home-label', x: hx + 9, y: hy + 4 }, `home ${id}`));
+        occupied.push(labelBox(hx - 7, hy - 8, 16 + 6.5 * (5 + id.length), 16));
+      }
 
       let g = trackNodes.get(id);
       if (!g) {
@@ -568,7 +771,9 @@
     const h = heightOf(t);
     const spd = speedOf(t);
     const kin = `${h === null ? '—' : Math.round(h)} m · ${spd === null ? '—' : spd.toFixed(1)} m/s`;
-    const w = Math.max(7.2 * id.length + (serial ? 6 + 6.4 * serial.length : 0), 6.4 * kin.length) + 4;
+    const badges = [t.exercise ? 'EXERCISE' : '', t.friendly ? 'FRIEND' : ''].filter(Boolean);
+    const badgeW = badges.reduce((sum, b) => sum + 6 + 6.4 * b.length, 0);
+    const w = Math.max(7.2 * id.length + (serial ? 6 + 6.4 * serial.length : 0) + badgeW, 6.4 * kin.length) + 4;
     const hgt = 28;
     // Prefer the side away from the velocity vector.
     const right = ve <= 0.3;
@@ -595,6 +800,8 @@
     const ly = sy + pick[1] + 11;
     const text = svg('text', { class: `track-label cls-${cls} st-${st}`, x: lx, y: ly });
     text.appendChild(svg('tspan', { class: 'tl-id' }, id));
+    if (t.exercise) text.appendChild(svg('tspan', { class: 'tl-exercise', dx: 6 }, 'EXERCISE'));
+    if (t.friendly) text.appendChild(svg('tspan', { class: 'tl-friend', dx: 6 }, 'FRIEND'));
     if (serial) text.appendChild(svg('tspan', { class: 'tl-serial', dx: 6 }, serial));
     text.appendChild(svg('tspan', { class: 'tl-kin', x: lx, dy: 13 }, kin));
     layer.appendChild(text);
@@ -638,7 +845,7 @@
     const boxes = [labelBox(0, 0, 64, 74)]; // north arrow
     const sb = 160 + 24;
     boxes.push(labelBox(0, state.view.h - 80, sb, 40)); // scale bar
-    for (const id of ['legend', 'map-controls', 'track-detail', 'stale-banner']) {
+    for (const id of ['legend', 'map-controls', 'track-detail', 'stale-banner', 'past-banner']) {
       const e = document.querySelector(`#map-wrap > .${id}, #${id}`);
       if (!e || e.hidden) continue;
       const r = e.getBoundingClientRect();
@@ -651,10 +858,13 @@
   function renderMap() {
     if (!ensureRef() || !state.view.w) return;
     occupied = [];
+    renderTiles($('layer-tiles'));
+    renderCoverage($('layer-coverage'));
     renderRings($('layer-rings'));
     renderZones($('layer-zones'));
     occupied.push(...overlayBoxes());
     renderSensors($('layer-sensors'));
+    renderBreachPoints($('layer-breach'));
     renderTracks($('layer-trails'), $('layer-links'), $('layer-tracks'), $('layer-labels'));
     renderOverlay($('layer-overlay'));
   }
@@ -688,7 +898,7 @@
     const seen = new Set();
     list.forEach((a, i) => {
       const sig = JSON.stringify([a.state, a.zone_level, zoneName(a.zone_id), alertTrackText(a), a.rule, a.raised_t_unix,
-        a.acknowledged_by, a.acknowledged_t_unix, a.note]);
+        a.acknowledged_by, a.acknowledged_t_unix, a.note, state.past && state.past.t]);
       seen.add(a.alert_id);
       let entry = alertCards.get(a.alert_id);
       if (!entry || entry.sig !== sig) {
@@ -706,8 +916,9 @@
       }
     }
     $('alerts-empty').hidden = list.length > 0 || state.tab !== 'queue';
-    const raised = list.filter((a) => needsAck(a)).length;
-    $('count-alerts').textContent = String(list.length);
+    const liveList = [...live.alerts.values()];
+    const raised = liveList.filter((a) => needsAck(a)).length;
+    $('count-alerts').textContent = String(liveList.length);
     $('count-raised').textContent = String(raised);
     $('count-raised').parentElement.classList.toggle('hot', raised > 0);
     $('tab-queue-count').textContent = String(list.length);
@@ -722,6 +933,7 @@
 
     const head = el('div', 'alert-head');
     head.appendChild(el('span', `lvl-badge lvl-${lvl}`, str(a.zone_level).toUpperCase()));
+    if (a.exercise) head.appendChild(el('span', 'exercise-badge', 'EXERCISE'));
     head.appendChild(el('span', 'alert-zone', zoneName(a.zone_id)));
     head.appendChild(el('span', `state-badge st-${st}`, a.state === 'acknowledged' ? 'ACK' : str(a.state).toUpperCase()));
     card.appendChild(head);
@@ -732,7 +944,16 @@
     trk.title = 'Select track';
     trk.addEventListener('click', () => selectTrack(a.track_id, true));
     body.appendChild(trk);
-    body.appendChild(el('span', 'alert-rule', str(a.rule).replace(/_/g, ' ')));
+    const due = isPreAlert(a) ? breachDueT(a) : null;
+    if (due !== null) {
+      // A pre-alert counts down to its predicted breach instead of naming its rule.
+      const ttb = el('span', 'alert-rule ttb', breachText(due));
+      ttb.setAttribute('data-breach-t', String(due));
+      ttb.title = 'time to breach: predicted entry into the zone';
+      body.appendChild(ttb);
+    } else {
+      body.appendChild(el('span', 'alert-rule', str(a.rule).replace(/_/g, ' ')));
+    }
     card.appendChild(body);
 
     const time = el('div', 'alert-time');
@@ -747,7 +968,9 @@
       card.appendChild(ack);
       if (a.note) card.appendChild(el('div', 'alert-note', `“${str(a.note)}”`));
     }
-    if (needsAck(a)) {
+    if (state.past) {
+      card.appendChild(el('div', 'alert-past', `state at ${utcTime(state.past.t)}Z (past view)`));
+    } else if (needsAck(a)) {
       const btn = el('button', 'btn btn-ack ack', 'Acknowledge');
       btn.type = 'button';
       btn.addEventListener('click', () => openAckDialog(a.alert_id));
@@ -883,6 +1106,22 @@
       dl.appendChild(el('dd', cls2 || null, v === null || v === undefined || v === '' ? '—' : v));
     };
     row('Class', `${CLASS_LABEL[t.object_class] || str(t.object_class)}${t.class_source ? ` (from ${str(t.class_source).replace(/_/g, ' ')})` : ' (no source)'}`);
+    const mine = sortAlerts([...state.alerts.values()].filter((a) => str(a.track_id) === str(t.track_id) && a.zone_id));
+    for (const a of mine) {
+      const lvl = cssToken(a.zone_level);
+      if (isPreAlert(a)) {
+        const due = breachDueT(a);
+        dl.appendChild(el('dt', `breach-k lvl-${lvl}`, 'Breach'));
+        const dd = el('dd', `breach mono lvl-${lvl}`);
+        dd.setAttribute('data-breach-zone', zoneName(a.zone_id));
+        if (due !== null) dd.setAttribute('data-breach-t', String(due));
+        dd.textContent = breachRowText(zoneName(a.zone_id), due);
+        dl.appendChild(dd);
+      } else if (a.rule === 'drone_in_zone') {
+        dl.appendChild(el('dt', `breach-k lvl-${lvl}`, 'In zone'));
+        dl.appendChild(el('dd', `breach mono lvl-${lvl}`, `${zoneName(a.zone_id)} since ${utcTime(a.updated_t_unix)}Z`));
+      }
+    }
     const id = t.identity || {};
     const idRows = [['RID serial', id.rid_serial], ['CAA ID', id.caa_id], ['Operator ID', id.operator_id], ['ICAO24', id.icao24], ['MAC', id.mac], ['Sensor trk', id.sensor_track_id]];
     let anyId = false;
@@ -915,6 +1154,13 @@
       if (p && pp) d = ` · ${fmtDist(Math.hypot(p[0] - pp[0], p[1] - pp[1]))} from drone`;
       row('Pilot', `${fmt(t.pilot.lat_deg, 5)}, ${fmt(t.pilot.lon_deg, 5)}${d}`, 'mono');
     }
+    if (t.home) {
+      const hp = projectPoint(t.home);
+      const d = p && hp ? ` · ${fmtDist(Math.hypot(p[0] - hp[0], p[1] - hp[1]))} from drone` : '';
+      row('Home', `${fmt(t.home.lat_deg, 5)}, ${fmt(t.home.lon_deg, 5)}${d}`, 'mono');
+    }
+    if (t.friendly) row('Friend', str(t.friendly), 'friend');
+    if (t.exercise) row('Exercise', 'fed by an injected exercise scenario', 'exercise');
     row('Status', live ? str(t.status) : 'no longer held (deleted)');
     row('Hits', num(t.hits) === null ? '—' : String(t.hits), 'mono');
     const upd = el('dd', 'mono age');
@@ -926,7 +1172,26 @@
 
   const pad3 = (n) => String(n).padStart(3, '0');
 
+  const breachRowText = (zone, dueT) => `${zone}: ${dueT === null ? 'predicted' : breachText(dueT)}`;
+
+  /** A banner while any exercise sensor reports, or an exercise track or open alert exists. */
+  function renderExerciseBanner() {
+    let banner = $('exercise-banner');
+    const live = [...state.sensors.values()].some((s) => s.exercise && s.state !== 'offline')
+      || [...state.tracks.values()].some((t) => t.exercise)
+      || [...state.alerts.values()].some((a) => a.exercise && (needsAck(a) || a.state === 'acknowledged'));
+    if (!banner) {
+      if (!live) return;
+      banner = el('div', 'exercise-banner', 'EXERCISE IN PROGRESS: items marked EXERCISE come from an injected scenario');
+      banner.id = 'exercise-banner';
+      banner.setAttribute('role', 'status');
+      document.body.prepend(banner);
+    }
+    banner.hidden = !live;
+  }
+
   function renderPanels() {
+    renderExerciseBanner();
     renderAlerts();
     renderTrackList();
     renderSensorList();
@@ -988,22 +1253,22 @@
     if (!t || t.track_id === undefined || t.track_id === null) return;
     const id = str(t.track_id);
     if (t.status === 'deleted') {
-      if (state.selected === id) state.selectedLost = state.tracks.get(id) || t;
-      state.tracks.delete(id);
-      state.trails.delete(id);
+      if (state.selected === id) state.selectedLost = live.tracks.get(id) || t;
+      live.tracks.delete(id);
+      live.trails.delete(id);
       return;
     }
-    const prev = state.tracks.get(id);
+    const prev = live.tracks.get(id);
     if (!force && prev && num(prev.t_unix) !== null && num(t.t_unix) !== null && t.t_unix < prev.t_unix) return; // stale
-    state.tracks.set(id, t);
+    live.tracks.set(id, t);
     const lat = t.position ? num(t.position.lat_deg) : null;
     const lon = t.position ? num(t.position.lon_deg) : null;
     if (lat === null || lon === null) return;
     // Trails keep geodetic points, projected at draw time (the site may load later).
-    let trail = state.trails.get(id);
+    let trail = live.trails.get(id);
     if (!trail) {
       trail = [];
-      state.trails.set(id, trail);
+      live.trails.set(id, trail);
     }
     if (trail.length && num(t.t_unix) !== null && t.t_unix < trail[trail.length - 1][2]) trail.length = 0;
     const last = trail[trail.length - 1];
@@ -1018,11 +1283,11 @@
     for (const t of list || []) {
       if (t && t.status !== 'deleted') keep.add(str(t.track_id));
     }
-    for (const id of [...state.tracks.keys()]) {
+    for (const id of [...live.tracks.keys()]) {
       if (!keep.has(id)) {
-        if (state.selected === id) state.selectedLost = state.tracks.get(id);
-        state.tracks.delete(id);
-        state.trails.delete(id);
+        if (state.selected === id) state.selectedLost = live.tracks.get(id);
+        live.tracks.delete(id);
+        live.trails.delete(id);
       }
     }
     for (const t of list || []) upsertTrack(t, force);
@@ -1031,18 +1296,18 @@
   /** Returns true if this update is a newly raised alert (for the beep). */
   function upsertAlert(a) {
     if (!a || a.alert_id === undefined || a.alert_id === null) return false;
-    const prev = state.alerts.get(a.alert_id);
+    const prev = live.alerts.get(a.alert_id);
     if (prev && num(prev.updated_t_unix) !== null && num(a.updated_t_unix) !== null && a.updated_t_unix < prev.updated_t_unix) return false;
     if (a.state === 'cleared') {
-      state.alerts.delete(a.alert_id);
+      live.alerts.delete(a.alert_id);
       return false;
     }
-    state.alerts.set(a.alert_id, a);
+    live.alerts.set(a.alert_id, a);
     return needsAck(a) && (!prev || !needsAck(prev));
   }
 
   function replaceAlerts(list) {
-    state.alerts.clear();
+    live.alerts.clear();
     for (const a of list || []) upsertAlert(a);
   }
 
@@ -1059,13 +1324,14 @@
     switch (msg.type) {
       case 'snapshot': {
         const hadSnapshot = state.snapshotSeen;
-        const knownRaised = new Set([...state.alerts.values()].filter((a) => needsAck(a)).map((a) => a.alert_id));
+        const knownRaised = new Set([...live.alerts.values()].filter((a) => needsAck(a)).map((a) => a.alert_id));
         state.snapshotSeen = true;
+        noteDataTime(msg.tracks);
         replaceTracks(Array.isArray(msg.tracks) ? msg.tracks : [], true);
         replaceAlerts(Array.isArray(msg.alerts) ? msg.alerts : []);
         if (hadSnapshot) {
           // After a reconnect: sound for alerts raised while we were away.
-          const missed = [...state.alerts.values()].filter((a) => needsAck(a) && !knownRaised.has(a.alert_id));
+          const missed = [...live.alerts.values()].filter((a) => needsAck(a) && !knownRaised.has(a.alert_id));
           if (missed.length) beep(missed.some((a) => a.zone_level === 'critical') ? 'critical' : missed[0].zone_level);
         }
         if (Array.isArray(msg.sensors)) {
@@ -1080,6 +1346,7 @@
         break;
       }
       case 'tracks':
+        noteDataTime(msg.items);
         for (const t of msg.items || []) upsertTrack(t);
         maybeAutoFit();
         scheduleRender();
@@ -1093,6 +1360,7 @@
           }
         }
         if (fresh) beep(fresh.zone_level);
+        if (state.past) renderPastBanner();
         renderAlerts();
         scheduleRender();
         if (state.tab === 'history') scheduleHistory();
@@ -1179,6 +1447,10 @@
   async function loadInitial() {
     const jobs = [
       getJSON('/sensors').then((list) => {
+        for (const s of list || []) {
+          if (s && s.coverage) state.sensorConf.set(s.sensor_id, { position: s.position, orientation: s.orientation, coverage: s.coverage });
+        }
+        scheduleRender();
         if (state.snapshotSeen) return;
         for (const s of list || []) upsertSensor(s);
       }),
@@ -1186,9 +1458,14 @@
         if (state.snapshotSeen) return;
         replaceTracks(list || []);
       }),
-      Promise.all([getJSON('/alerts?state=raised&limit=100'), getJSON('/alerts?state=acknowledged&limit=100')]).then(([r, k]) => {
+      getJSON('/alerts?state=raised&state=escalated&state=acknowledged&limit=300').then((r) => {
         if (state.snapshotSeen) return;
-        replaceAlerts([...(r.items || []), ...(k.items || [])]);
+        replaceAlerts(r.items || []);
+      }),
+      getJSON('/ui').then((ui) => {
+        state.ui = ui;
+        renderAttribution();
+        scheduleRender();
       }),
     ];
     const res = await Promise.allSettled(jobs);
@@ -1235,9 +1512,183 @@
     }
   }
 
+  // ---------------------------------------------------------------- look back
+  // The picture at a past time (GET /picture): the stored tracks with their trails and the
+  // alerts open then, in their state then. The stream keeps filling the live maps meanwhile,
+  // so "Live" shows the current picture at once. Past alerts never sound and cannot be
+  // acknowledged; a new live alert still sounds and is named in the banner.
+  const LOOKBACK_TRAIL_S = 60;
+  let lbRange = null; // {oldest, now}: UNIX s, from GET /picture/range
+  let lbRequest = 0; // the latest look-back request; answers to older ones are dropped
+  let lbTimer = null;
+
+  /** "YYYY-MM-DD HH:MM[:SS]" or "HH:MM[:SS]" (today), UTC -> UNIX s, or null. */
+  function parseUtc(text) {
+    const m = /^\s*(?:(\d{4})-(\d{2})-(\d{2})[ T])?(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d*)?))?\s*Z?\s*$/i.exec(text);
+    if (!m || +m[4] > 23 || +m[5] > 59 || +(m[6] || 0) >= 60) return null;
+    const today = new Date((Date.now() / 1000 + state.clockSkew) * 1000);
+    const day = m[1]
+      ? Date.UTC(+m[1], +m[2] - 1, +m[3])
+      : Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate());
+    if (m[1] && new Date(day).getUTCDate() !== +m[3]) return null; // e.g. 31 April
+    return day / 1000 + +m[4] * 3600 + +m[5] * 60 + +(m[6] || 0);
+  }
+
+  async function loadRange() {
+    try {
+      const r = await getJSON('/picture/range');
+      const oldest = num(r.oldest_t_unix);
+      const now = num(r.now_t_unix);
+      lbRange = oldest === null || now === null ? null : { oldest, now };
+    } catch (e) {
+      console.warn('cuas: history range', e);
+    }
+    renderLookback();
+  }
+
+  function renderLookback() {
+    const slider = $('lb-slider');
+    slider.disabled = !lbRange;
+    if (lbRange && document.activeElement !== slider) {
+      slider.min = String(Math.floor(lbRange.oldest));
+      slider.max = String(Math.ceil(lbRange.now));
+      slider.value = String(Math.round(state.past ? state.past.t : lbRange.now));
+    }
+    $('lb-live').disabled = !state.past;
+    const status = $('lb-status');
+    if (state.past) status.textContent = `Showing ${utcDateTime(state.past.t)}Z`;
+    else if (!lbRange) status.textContent = 'No history stored yet.';
+    else status.textContent = `History from ${utcDateTime(lbRange.oldest)}Z: drag the slider or enter a time.`;
+  }
+
+  async function showPast(t) {
+    const req = ++lbRequest;
+    clearTimeout(lbTimer);
+    $('lb-status').textContent = `Loading ${utcDateTime(t)}Z…`;
+    const used = apiKey();
+    let r;
+    let body = null;
+    try {
+      const q = `t=${encodeURIComponent(t)}&trail_s=${LOOKBACK_TRAIL_S}`;
+      r = await fetch(`${API}/picture?${q}`, { headers: authHeaders({ Accept: 'application/json' }), cache: 'no-store' });
+      try { body = await r.json(); } catch (_) { body = null; }
+    } catch (e) {
+      if (req === lbRequest) $('lb-status').textContent = `Could not load the picture: ${e.message}`;
+      return;
+    }
+    if (req !== lbRequest) return; // superseded by a later time, or by Live
+    if (r.status === 401) keyRejected(used, body);
+    if (!r.ok || !body) {
+      $('lb-status').textContent = errorDetail(body, r.status);
+      return;
+    }
+    applyPast(body);
+  }
+
+  function applyPast(p) {
+    const past = { t: p.t_unix, tracks: new Map(), trails: new Map(), alerts: new Map() };
+    for (const a of p.alerts || []) if (a && a.alert_id !== undefined && a.alert_id !== null) past.alerts.set(a.alert_id, a);
+    // Track history keeps position, class and status; an alert's snapshot adds the identity.
+    const snaps = new Map();
+    for (const a of past.alerts.values()) if (a.track) snaps.set(str(a.track_id), a.track);
+    for (const t of p.tracks || []) {
+      const id = str(t.track_id);
+      const snap = snaps.get(id);
+      past.tracks.set(id, {
+        ...t,
+        identity: (snap && snap.identity) || {},
+        class_source: snap ? snap.class_source : null,
+        velocity_enu_mps: trailVelocity(t.trail || []),
+      });
+      past.trails.set(id, (t.trail || []).map((q) => [q[1], q[2], q[0]]));
+    }
+    if (!state.past) closeAckDialog();
+    state.past = past;
+    $('lb-time').value = utcDateTime(past.t);
+    renderPast();
+  }
+
+  /** History keeps no velocity: east/north/up m/s from the last two stored points (about a
+   * second apart), or null. */
+  function trailVelocity(trail) {
+    if (trail.length < 2 || !state.ref) return null;
+    const [t0, lat0, lon0, alt0] = trail[trail.length - 2];
+    const [t1, lat1, lon1, alt1] = trail[trail.length - 1];
+    const dt = t1 - t0;
+    if (!(dt > 0)) return null;
+    const up = num(alt0) !== null && num(alt1) !== null ? (alt1 - alt0) / dt : 0;
+    return [(lon1 - lon0) * state.ref.cos0 * M_PER_DEG_LON / dt, (lat1 - lat0) * M_PER_DEG_LAT / dt, up];
+  }
+
+  function returnToLive() {
+    lbRequest++;
+    clearTimeout(lbTimer);
+    if (!state.past) return;
+    state.past = null;
+    $('lb-time').value = '';
+    renderPast();
+    loadRange();
+  }
+
+  function renderPast() {
+    document.body.classList.toggle('past', !!state.past);
+    renderPastBanner();
+    renderPastAlerts();
+    renderLookback();
+    renderPanels();
+    scheduleRender();
+  }
+
+  function renderPastBanner() {
+    $('past-banner').hidden = !state.past;
+    if (!state.past) return;
+    const p = state.past;
+    $('past-text').textContent = `${utcDateTime(p.t)}Z · ${p.tracks.size} track${p.tracks.size === 1 ? '' : 's'}, ${p.alerts.size} open alert${p.alerts.size === 1 ? '' : 's'} then`;
+    const waiting = [...live.alerts.values()].filter((a) => needsAck(a)).length;
+    const note = $('past-live-note');
+    note.hidden = waiting === 0;
+    note.textContent = `LIVE: ${waiting} alert${waiting === 1 ? '' : 's'} to acknowledge`;
+  }
+
+  /** The alerts open at the past time, under the look-back control. */
+  function renderPastAlerts() {
+    const box = $('lb-alerts');
+    clear(box);
+    box.hidden = !state.past;
+    if (!state.past) return;
+    const list = sortAlerts([...state.past.alerts.values()]);
+    const when = `${utcTime(state.past.t)}Z`;
+    box.appendChild(el('div', 'label', list.length ? `Open at ${when}` : `No alert open at ${when}`));
+    for (const a of list) box.appendChild(buildAlertCard(a));
+  }
+
+  function setupLookback() {
+    const slider = $('lb-slider');
+    const field = $('lb-time');
+    const fromField = () => {
+      const t = parseUtc(field.value);
+      if (t === null) $('lb-status').textContent = 'Enter a UTC time: YYYY-MM-DD HH:MM:SS, or HH:MM:SS for today.';
+      else showPast(t);
+    };
+    slider.addEventListener('input', () => {
+      const t = +slider.value;
+      field.value = utcDateTime(t);
+      clearTimeout(lbTimer);
+      lbTimer = setTimeout(() => showPast(t), 250);
+    });
+    slider.addEventListener('change', () => showPast(+slider.value));
+    field.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter') fromField();
+    });
+    $('lb-show').addEventListener('click', fromField);
+    $('lb-live').addEventListener('click', returnToLive);
+    $('past-live').addEventListener('click', returnToLive);
+    renderLookback();
+  }
+
   // ---------------------------------------------------------------- acknowledge
   function openAckDialog(alertId) {
-    const a = state.alerts.get(alertId);
+    const a = state.past ? null : state.alerts.get(alertId);
     if (!a) return;
     state.ackTarget = alertId;
     $('ack-alert-label').textContent = `#${str(alertId)}`;
@@ -1512,6 +1963,13 @@
       if (node.tagName === 'DD') node.textContent = `${utcTime(t)}Z (${age(t)} ago)`;
       else node.textContent = age(t);
     }
+    for (const node of document.querySelectorAll('[data-breach-t]')) {
+      const t = parseFloat(node.getAttribute('data-breach-t'));
+      if (!Number.isFinite(t)) continue;
+      const zone = node.getAttribute('data-breach-zone');
+      node.textContent = zone === null ? breachText(t) : breachRowText(zone, t);
+    }
+    if ([...state.alerts.values()].some(isPreAlert)) scheduleRender();
     if (state.conn !== 'live') {
       renderConn();
     } else {
@@ -1533,7 +1991,10 @@
     $('alerts').hidden = tab !== 'queue';
     $('history').hidden = tab !== 'history';
     $('alerts-empty').hidden = tab !== 'queue' || state.alerts.size > 0;
-    if (tab === 'history') loadHistory();
+    if (tab === 'history') {
+      loadHistory();
+      loadRange();
+    }
   }
 
   function setupUi() {
@@ -1546,7 +2007,13 @@
       if (ev.key === 'Escape' && state.selected && !$('ack-dialog').open) selectTrack(null);
     });
     setInterval(tick, 1000);
-    setInterval(() => { if (state.tab === 'history') loadHistory(); }, 15000);
+    setInterval(() => {
+      if (state.tab === 'history') {
+        loadHistory();
+        loadRange();
+      }
+    }, 15000);
+    setupLookback();
     tick();
   }
 
