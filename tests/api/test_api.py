@@ -124,7 +124,7 @@ def test_acknowledge_records_who_and_is_audited(env):
     "path, body, code",
     [
         ("/api/v1/alerts/999/ack", {"operator": "anna"}, 404),
-        ("/api/v1/alerts/1/ack", {}, 422),
+        ("/api/v1/alerts/1/ack", {"note": 5}, 422),
         ("/api/v1/alerts/1/ack", {"operator": ""}, 422),
         ("/api/v1/alerts/1/ack", {"operator": "x" * 65}, 422),
         ("/api/v1/alerts/1/ack", {"operator": "a", "extra": 1}, 422),

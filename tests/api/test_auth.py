@@ -116,8 +116,14 @@ def test_server_that_requires_keys_answers_401_403_with_messages(serve):
         r = http.post(f"/api/v1/alerts/{alert_id}/ack", json=ack)
         assert r.status_code == 401
 
-        r = http.post(f"/api/v1/alerts/{alert_id}/ack", json=ack, headers={"X-API-Key": operator})
+        # the key's holder acts: a request naming someone else is recorded as the key's name
+        as_operator = {"X-API-Key": operator}
+        r = http.post(f"/api/v1/alerts/{alert_id}/ack", json=ack, headers=as_operator)
         assert r.status_code == 200 and r.json()["state"] == "acknowledged"
+        key_name = next(k.name for k in served.keys.list_keys() if k.role is Role.OPERATOR)
+        assert key_name != "anna" and r.json()["acknowledged_by"] == key_name
+        events = http.get(f"/api/v1/alerts/{alert_id}/events", headers=as_viewer).json()
+        assert events[-1]["actor"] == key_name
         health = http.get("/api/v1/health").json()
         assert health["counters"]["auth_rejected"] >= len(READ_PATHS) + 4
 
@@ -157,7 +163,7 @@ def test_loopback_demo_needs_no_key_but_checks_one_that_is_given(serve):
         )
         assert r.status_code == 403
         keyless = http.post(f"/api/v1/alerts/{alert_id}/ack", json={"operator": "demo"})
-        assert keyless.status_code == 200
+        assert keyless.status_code == 200 and keyless.json()["acknowledged_by"] == "demo"
 
 
 def test_a_non_loopback_host_always_requires_keys(tmp_path):

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from cuas.api.auth import LOOPBACK_PRINCIPAL, Principal
 from cuas.api.deps import (
     AUTH_RESPONSES,
     BODY_TOO_LARGE,
@@ -36,9 +37,15 @@ class AlertPage(BaseModel):
     offset: int
 
 
+OPERATOR_DOC = (
+    "who acts, for the keyless loopback demo; with an API key the audit records the key's "
+    "name, whatever this says"
+)
+
+
 class AckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    operator: str = Field(min_length=1, max_length=64, description="who acknowledges")
+    operator: str | None = Field(None, min_length=1, max_length=64, description=OPERATOR_DOC)
     note: str | None = Field(None, max_length=1000)
 
 
@@ -80,15 +87,20 @@ def alert_events(alert_id: RowId, store: StoreDep) -> list[AlertEvent]:
 @router.post(
     "/{alert_id}/ack",
     response_model=Alert,
-    dependencies=[RequireOperator],
     responses={
         **NOT_FOUND,
         409: error("the alert is not in a state that can be acknowledged"),
         **BODY_TOO_LARGE,
     },
 )
-async def acknowledge(alert_id: RowId, body: AckRequest, store: StoreDep, live: LiveDep) -> Alert:
-    return await _operator_transition(store.acknowledge, alert_id, body, live)
+async def acknowledge(
+    alert_id: RowId,
+    body: AckRequest,
+    store: StoreDep,
+    live: LiveDep,
+    principal: Annotated[Principal, RequireOperator],
+) -> Alert:
+    return await _operator_transition(store.acknowledge, alert_id, body, live, principal)
 
 
 async def _operator_transition(
@@ -96,12 +108,17 @@ async def _operator_transition(
     alert_id: int,
     body: AckRequest | ResolveRequest,
     live: LiveState,
+    principal: Principal,
 ) -> Alert:
-    """Apply an operator's transition in the store (404/409 with its reason), then stream it."""
+    """Apply an operator's transition in the store (404/409 with its reason), then stream it.
+
+    The audit's actor is the API key's name, so nobody acts in another's name; only the
+    keyless loopback demo takes the name from the request."""
+    actor = principal.name
+    if principal is LOOPBACK_PRINCIPAL and body.operator and body.operator.strip():
+        actor = body.operator.strip()
     try:
-        alert = await asyncio.to_thread(
-            transition, alert_id, body.operator.strip(), body.note, time.time()
-        )
+        alert = await asyncio.to_thread(transition, alert_id, actor, body.note, time.time())
     except AlertNotFound as exc:
         raise HTTPException(404, str(exc)) from None
     except AlertStateError as exc:
@@ -112,20 +129,25 @@ async def _operator_transition(
 
 class ResolveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    operator: str = Field(min_length=1, max_length=64, description="who closes the alert")
+    operator: str | None = Field(None, min_length=1, max_length=64, description=OPERATOR_DOC)
     note: str | None = Field(None, max_length=1000, description="what it turned out to be")
 
 
 @router.post(
     "/{alert_id}/resolve",
     response_model=Alert,
-    dependencies=[RequireOperator],
     responses={
         **NOT_FOUND,
         409: error("the alert is still open in the engine, or already resolved"),
         **BODY_TOO_LARGE,
     },
 )
-async def resolve(alert_id: RowId, body: ResolveRequest, store: StoreDep, live: LiveDep) -> Alert:
+async def resolve(
+    alert_id: RowId,
+    body: ResolveRequest,
+    store: StoreDep,
+    live: LiveDep,
+    principal: Annotated[Principal, RequireOperator],
+) -> Alert:
     """Close a cleared alert (409 while the engine still holds it open)."""
-    return await _operator_transition(store.resolve, alert_id, body, live)
+    return await _operator_transition(store.resolve, alert_id, body, live, principal)
