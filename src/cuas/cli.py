@@ -338,10 +338,10 @@ def _utc(t_unix: float | None) -> str:
 
 def cmd_apikey(args: argparse.Namespace) -> int:
     from cuas.api.auth import ApiKeyError, ApiKeyStore, Role
-    from cuas.engine.service import store_path
+    from cuas.store.database import store_path
 
     config = load_config(args.config or default_config())
-    keys = ApiKeyStore(store_path(config))
+    keys = ApiKeyStore(store_path(config.data_dir))
     try:
         if args.action == "create":
             key, secret = keys.create(args.name, Role(args.role))

@@ -18,7 +18,7 @@ from cuas.api.app import create_app
 from cuas.api.auth import ApiKeyStore, Role
 from cuas.bus import Publisher
 from cuas.config import DeploymentConfig, load_config
-from cuas.engine.service import store_path
+from cuas.store.database import store_path
 from cuas.store.sqlite import Store
 
 from support import DEMO_CONFIG, free_port
@@ -58,7 +58,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
         endpoint = f"tcp://127.0.0.1:{free_port()}"
         pub = Publisher(endpoint, bind=True, src="engine")
         config = demo_config(tmp_path / f"data{len(started)}", **api)
-        store = Store(store_path(config))
+        store = Store(store_path(config.data_dir))
         app = create_app(config, store, endpoint)
         port = free_port()
         server = uvicorn.Server(

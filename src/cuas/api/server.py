@@ -6,12 +6,12 @@ import uvicorn
 
 from cuas.api.app import create_app
 from cuas.config import DeploymentConfig
-from cuas.engine.service import store_path
+from cuas.store.database import store_path
 from cuas.store.sqlite import Store
 
 
 def run_api(config: DeploymentConfig) -> None:
-    store = Store(store_path(config))
+    store = Store(store_path(config.data_dir))
     app = create_app(config, store, config.bus.output)
     try:
         uvicorn.run(

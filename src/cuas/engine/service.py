@@ -19,6 +19,7 @@ from cuas.config import DeploymentConfig
 from cuas.engine.fusion import FusionEngine
 from cuas.keys import server_keys
 from cuas.store.alert_stream import OperatorTransitions
+from cuas.store.database import store_path
 from cuas.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -29,13 +30,9 @@ IDLE_WAIT_S = 0.05  # longest wait for input, so a stop is seen promptly
 MAX_BATCH = 500  # bus messages taken before stepping, so a flood cannot starve the step
 
 
-def store_path(config: DeploymentConfig):
-    return config.data_dir / "cuas.sqlite"
-
-
 def run_engine(config: DeploymentConfig, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
-    store = Store(store_path(config))
+    store = Store(store_path(config.data_dir))
     engine = FusionEngine(config, store, watch_sensors=True)
     operator = OperatorTransitions(store)  # acks and resolutions, made in the API process
     sub = Subscriber(

@@ -24,10 +24,10 @@ from pydantic import BaseModel
 
 from cuas.bus import TOPIC_STATUS, TOPIC_TRACKS, Subscriber
 from cuas.config import DeploymentConfig
-from cuas.engine.service import store_path
 from cuas.outbound.cot import CotSender, resolve
 from cuas.outbound.webhooks import WebhookDispatcher, WebhookRouter, resolve_secret
 from cuas.store.alert_stream import BATCH, AlertStream, last_event_id
+from cuas.store.database import store_path
 from cuas.store.outbox import Outbox
 from cuas.store.sqlite import Store
 
@@ -60,8 +60,8 @@ class OutboundService:
             (hook, resolve_secret(hook, i, environ))
             for i, hook in enumerate(config.outbound.webhooks)
         ]
-        self.store = Store(store_path(config))
-        self.outbox = Outbox(store_path(config))
+        self.store = Store(store_path(config.data_dir))
+        self.outbox = Outbox(store_path(config.data_dir))
         self.router = WebhookRouter([hook for hook, _ in hooks])
         self.dispatcher = WebhookDispatcher(self.outbox, hooks, rng=rng) if hooks else None
         self.cot = [CotSender(cot, i) for i, cot in enumerate(config.outbound.cot)]

@@ -14,6 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+STORE_FILE = "cuas.sqlite"
+
+
+def store_path(data_dir: Path) -> Path:
+    """The deployment's SQLite file in its ``[service] data_dir``."""
+    return data_dir / STORE_FILE
+
 
 class Database:
     """A connection to the deployment's SQLite file; subclasses own their tables."""
