@@ -273,12 +273,13 @@ def test_acknowledge_and_resolve_through_the_api_reach_webhooks_tak_and_the_feed
     uid = f"cuas.alert.{alert.alert_id}"
     events = [e for e in cot if e.get("uid") == uid]
     remarks = [e.find("detail/remarks").text for e in events]
-    assert [r.split("; state ")[1].split()[0] for r in remarks] == [
+    assert [r.split("; state ")[1].split()[0].rstrip(";") for r in remarks] == [
         "raised",
         "acknowledged",
         "cleared",
     ]
-    assert "by alice" in remarks[1]
+    assert "state acknowledged; acknowledged by alice" in remarks[1]
+    assert "state cleared; acknowledged by alice" in remarks[2]  # not "cleared by alice"
     assert events[-1].get("stale") == events[-1].get("time")
 
 

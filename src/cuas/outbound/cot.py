@@ -262,8 +262,8 @@ def alert_event(alert: Alert, config: CotConfig, now_unix: float) -> CotEvent | 
         f"({alert.zone_level.value}) at site {clean(alert.site_id, 64)}; object "
         f"{clean(alert.object_key, 80)}, track {alert.track_id}; state {alert.state.value}"
     )
-    if alert.acknowledged_by:
-        text += f" by {clean(alert.acknowledged_by, 64)}"
+    if alert.acknowledged_by:  # kept after later transitions: say what it refers to
+        text += f"; acknowledged by {clean(alert.acknowledged_by, 64)}"
     ET.SubElement(detail, "remarks").text = _exercise_remarks(text, alert.exercise)
     return CotEvent(uid, alert.state.value, final, _xml(event))
 
