@@ -151,6 +151,16 @@ class TrackStatus(StrEnum):
     DELETED = "deleted"
 
 
+class Breach(_Model):
+    """A predicted entry into a zone (the time-to-breach rule), as of the track's time: the
+    live countdown, where the pre-alert keeps what was predicted when it was raised."""
+
+    site_id: str
+    zone_id: str
+    time_to_breach_s: float = Field(ge=0)
+    point: GeoPoint | None = None  # where the nominal path crosses into the zone
+
+
 class Track(_Model):
     track_id: str
     site_id: str
@@ -172,6 +182,7 @@ class Track(_Model):
     hits: int = 0
     quality: float | None = Field(None, ge=0, le=1)  # 0 poor .. 1 excellent, tracker-defined
     mode_probabilities: dict[str, float] | None = None  # IMM motion modes, e.g. {"cv": 0.8}
+    breaches: list[Breach] = Field(default_factory=list)  # zones it is predicted to enter
 
 
 class ZoneLevel(StrEnum):

@@ -283,3 +283,25 @@ def test_a_partial_evaluation_raises_for_its_tracks_and_clears_no_other_by_time(
     # a full evaluation without T1 in a zone clears its alerts
     cleared = eng.evaluate(7.0, [trk("T2", 300, 0, t=7.0, key="rid:B")], [])
     assert {a.alert_id for a in cleared} == {t1_inner.alert_id, t1_outer.alert_id}
+
+
+def test_a_track_carries_its_live_time_to_breach_per_zone(store):
+    """The pre-alert keeps the first prediction; the track carries the current one, which
+    counts down with the drone and changes when it slows."""
+    eng = engine(store, breach_horizon_s=30.0, breach_sigma=2.0)
+    track = trk("T1", 603.0, 0, v=(-10, 0), key="rid:A")
+    eng.evaluate(0.0, [track], [])
+    assert [(b.zone_id, b.time_to_breach_s) for b in track.breaches] == [
+        ("outer", pytest.approx((603.0 - 406.0) / 10.0))  # inner is 50 s away: beyond 30 s
+    ]
+    slower = trk("T1", 503.0, 0, t=10.0, v=(-5, 0), key="rid:A")
+    eng.evaluate(10.0, [slower], [])
+    assert {b.zone_id: b.time_to_breach_s for b in slower.breaches} == {
+        "outer": pytest.approx((503.0 - 406.0) / 5.0)
+    }
+    inside = trk("T1", 300.0, 0, t=20.0, v=(-5, 0), key="rid:A")
+    eng.evaluate(20.0, [inside], [])
+    assert [b.zone_id for b in inside.breaches] == []  # in outer; inner 40 s away
+    far = trk("T2", 5000.0, 0, key="rid:B")
+    eng.evaluate(21.0, [far], [])
+    assert far.breaches == []

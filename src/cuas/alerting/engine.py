@@ -56,6 +56,7 @@ from cuas.geo import EnuFrame
 from cuas.schema import (
     SOURCE_ENDED,
     Alert,
+    Breach,
     Detection,
     Identity,
     ObjectClass,
@@ -176,7 +177,18 @@ class AlertEngine:
             self.config.breach_horizon_s,
             self.config.breach_sigma,
         )
+        for track in candidates:
+            track.breaches = []
         for contact in contacts:
+            if not contact.inside and contact.time_to_breach_s is not None:
+                contact.track.breaches.append(
+                    Breach(
+                        site_id=contact.shape.site.id,
+                        zone_id=contact.shape.zone.id,
+                        time_to_breach_s=max(0.0, contact.time_to_breach_s),
+                        point=contact.breach_point,
+                    )
+                )
             changed.extend(self._zone_contact(t_unix, contact))
         changed.extend(self._clear_zone_alerts(t_unix, lost, friendly_keys, by_time=not partial))
         changed.extend(self._presence(t_unix, presence))

@@ -601,8 +601,15 @@
 
   const isPreAlert = (a) => a.rule === 'time_to_breach' && (needsAck(a) || a.state === 'acknowledged');
 
-  /** When a pre-alert predicted its object to enter the zone (UNIX s), or null. */
+  /** When a pre-alert's object is predicted to enter the zone (UNIX s), or null: the track's
+   * live prediction (track.breaches, refreshed with every track update), else the one the
+   * alert was raised with. */
   function breachDueT(a) {
+    const track = state.tracks.get(str(a.track_id));
+    const live = track && (track.breaches || []).find((b) => str(b.zone_id) === str(a.zone_id));
+    if (live && num(live.time_to_breach_s) !== null && num(track.t_unix) !== null) {
+      return track.t_unix + live.time_to_breach_s;
+    }
     const ttb = num(a.time_to_breach_s);
     const t0 = num(a.raised_t_unix);
     return ttb === null || t0 === null ? null : t0 + ttb;
