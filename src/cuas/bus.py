@@ -25,9 +25,10 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import zmq
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from cuas.keys import CurveGuard, CurveKeys, CurveServerKeys, apply_curve
 from cuas.schema import SCHEMA_VERSION, Alert, Detection, SensorStatus, Track
@@ -68,6 +69,21 @@ def encode(topic: str, src: str, seq: int, items: Sequence[BaseModel]) -> list[b
     return [topic.encode(), head + b',"items":[' + body + b"]}"]
 
 
+# The envelope of each topic as one model, so a valid message is parsed and validated in
+# one pass of pydantic-core over the bytes (about 3x faster than json.loads and a model per
+# item, which was half the engine's time at 10,000 detections a second).
+_ENVELOPES: dict[str, type[BaseModel]] = {
+    topic: create_model(
+        f"{model.__name__}Envelope",
+        v=(Any, ...),
+        src=(Any, "?"),
+        seq=(Any, -1),
+        items=(list[model], ...),
+    )
+    for topic, model in TOPIC_MODELS.items()
+}
+
+
 def decode(frames: Sequence[bytes]) -> Message:
     """Parse one bus message; raises BusError naming what is wrong."""
     if len(frames) != 2:
@@ -77,7 +93,20 @@ def decode(frames: Sequence[bytes]) -> Message:
     if model is None:
         raise BusError(f"unknown topic {topic!r}")
     try:
-        env = json.loads(frames[1])
+        fast = _ENVELOPES[topic].model_validate_json(frames[1])
+    except ValueError:  # ValidationError: the careful path below says what is wrong
+        fast = None
+    if fast is not None and fast.v == SCHEMA_VERSION:  # type: ignore[attr-defined]
+        seq = fast.seq  # type: ignore[attr-defined]
+        src = fast.src  # type: ignore[attr-defined]
+        items = fast.items  # type: ignore[attr-defined]
+        return Message(topic, str(src), seq if type(seq) is int else -1, items)
+    return _decode_checked(topic, model, frames[1])
+
+
+def _decode_checked(topic: str, model: type[BaseModel], envelope: bytes) -> Message:
+    try:
+        env = json.loads(envelope)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BusError(f"envelope is not JSON: {exc}") from None
     if not isinstance(env, dict) or not isinstance(env.get("items"), list):

@@ -45,6 +45,9 @@ class _Section(BaseModel):
 class ServiceConfig(_Section):
     data_dir: str = "var"
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
+    history_retention_h: float = Field(
+        168.0, gt=0, description="track history older than this is deleted (look-back window)"
+    )
 
 
 class ApiConfig(_Section):
@@ -183,8 +186,11 @@ class TrackerSection(_Section):
         "gnn", description="of established tracks to positions: jpda for dense clutter"
     )
     publish_interval_s: float = Field(0.5, gt=0, description="how often tracks go on the bus")
+    # Every detection, and so every alert, waits this long: 0 processes at once and applies
+    # the few detections that arrive out of order approximately (at drone speeds, metres).
+    # Raise it for sensors whose clocks or links jitter; declared latency_s adds to it.
     reorder_lag_s: float = Field(
-        0.05, ge=0, description="hold detections this long (plus the largest sensor latency)"
+        0.0, ge=0, description="hold detections this long (plus the largest sensor latency)"
     )
 
 

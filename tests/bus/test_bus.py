@@ -103,6 +103,8 @@ def test_malformed_message_is_counted_and_skipped_while_the_rest_flows():
         ([b"det", b"[]"], "must be an object"),
         ([b"det", json.dumps({"v": 999, "items": []}).encode()], "schema version"),
         ([b"det", b"\xff\xfe"], "not JSON"),
+        ([b"det", json.dumps({"v": 1, "items": [{"sensor_id": "s"}]}).encode()], "bad det item"),
+        ([b"det", json.dumps({"v": 2, "items": [{"sensor_id": "s"}]}).encode()], "version 2"),
     ],
 )
 def test_decode_names_what_is_wrong(frames, reason):
@@ -133,3 +135,20 @@ def test_high_water_mark_drops_are_counted_not_silent():
     finally:
         pub.close()
         sub.close()
+
+
+def test_one_pass_decoding_equals_the_checked_path():
+    """decode() parses valid envelopes in one pydantic pass; the result must be what parsing
+    with json and validating each item gives (the path bad input takes)."""
+    dets = [
+        Detection(sensor_id="s1", t_unix=1.5 + i, kind=MeasurementKind.POSITION) for i in range(3)
+    ]
+    frames = encode(TOPIC_DETECTIONS, "drivers", 7, dets)
+    env = json.loads(frames[1])
+    fast = decode(frames)
+    assert (fast.topic, fast.src, fast.seq) == ("det", "drivers", 7)
+    assert fast.items == [Detection.model_validate(item) for item in env["items"]] == dets
+    # an envelope with a non-integer seq or extra keys still decodes, as before
+    odd = json.dumps({"v": 1, "src": 3, "seq": "x", "extra": 1, "items": env["items"]})
+    msg = decode([b"det", odd.encode()])
+    assert (msg.src, msg.seq, msg.items) == ("3", -1, dets)

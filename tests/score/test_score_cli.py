@@ -26,7 +26,7 @@ REPORT_KEYS = {"replay", "tracks_file", "params", "t0_unix", "truth_objects", "a
 REPORT_KEYS |= {"alerts", "series", "run"}
 ACCURACY_KEYS = {"steps", "gospa_mean_m", "gospa_localisation_mean", "gospa_missed_mean"}
 ACCURACY_KEYS |= {"gospa_false_mean", "ospa_mean_m", "continuity_mean", "tracks_per_object_mean"}
-ACCURACY_KEYS |= {"id_switches", "fragmentations", "unassigned_tracks", "objects"}
+ACCURACY_KEYS |= {"id_switches", "fragmentations", "unassigned_tracks", "objects", "clear_mot"}
 ALERT_KEYS = {"alerts", "breaching_objects", "alerted_objects", "missed", "missed_objects"}
 ALERT_KEYS |= {"false", "approach_alerts", "warning_s_mean", "warning_s_min", "objects"}
 ALERT_KEYS |= {"false_alerts", "site_alerts"}
@@ -65,7 +65,10 @@ def test_score_json_has_the_documented_keys(demo_report):
     assert set(demo_report) == REPORT_KEYS
     assert set(demo_report["accuracy"]) == ACCURACY_KEYS
     assert set(demo_report["alerts"]) == ALERT_KEYS
-    assert set(demo_report["series"]) == {"t_unix", "gospa_m", "ospa_m", "missed", "false"}
+    series = {"t_unix", "gospa_m", "ospa_m", "missed", "false", "id_switches"}
+    assert set(demo_report["series"]) == series
+    mot_keys = {"mota", "motp_m", "matches", "misses", "false_tracks", "id_switches"}
+    assert set(demo_report["accuracy"]["clear_mot"]) == mot_keys
     assert demo_report["params"] == {"c_m": 50.0, "p": 1.0, "step_s": 0.5, "approach_m": 100.0}
     assert len(demo_report["series"]["gospa_m"]) == demo_report["accuracy"]["steps"] > 100
     assert demo_report["run"]["detections"] > 0
@@ -93,6 +96,11 @@ def test_each_demo_drone_is_followed_by_one_track(demo_report):
     for obj in objects.values():
         assert obj["track_count"] == 1 and obj["coverage"] > 0.9
     assert (acc["id_switches"], acc["fragmentations"], acc["unassigned_tracks"]) == (0, 0, [])
+    # one track per drone, no false track: MOTA is the covered fraction of object-steps
+    mot = acc["clear_mot"]
+    assert (mot["id_switches"], mot["false_tracks"]) == (0, 0)
+    assert mot["mota"] == pytest.approx(mot["matches"] / (mot["matches"] + mot["misses"]), abs=1e-4)
+    assert mot["mota"] > 0.9 and 0 < mot["motp_m"] < 50.0
     assert 0 < acc["ospa_mean_m"] < 50.0
 
 
@@ -118,7 +126,8 @@ def test_table_and_plots(tmp_path, demo_out):
     args = ["--tracks", demo_out, "--plots", str(plots), "-c", "20"]
     result = cuas("score", "--replay", str(DEMO_RECORDING), *args)
     assert result.returncode == 0, result.stderr
-    for text in ("GOSPA mean", "OSPA mean", "ID switches", "c = 20 m", "intruder", "bowl"):
+    texts = ("GOSPA mean", "OSPA mean", "MOTA", "MOTP", "threshold 20 m", "ID switches")
+    for text in (*texts, "c = 20 m", "intruder", "bowl"):
         assert text in result.stdout
     for name in ("tracks_enu.png", "gospa.png"):
         data = (plots / name).read_bytes()

@@ -23,7 +23,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def create_app(config: DeploymentConfig, store: Store, output_endpoint: str | None) -> FastAPI:
     """Build the app; ``output_endpoint`` is the engine's bus output (None: no live feed)."""
-    live = LiveState(store, output_endpoint)
+    live = LiveState(store, output_endpoint, config.service.history_retention_h * 3600.0)
     keys = ApiKeyStore(store.path)  # its connection lives as long as the app
     install_log_redaction()
 

@@ -15,6 +15,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
+import sqlite3
 import time
 from collections import Counter
 from typing import Any
@@ -40,12 +42,16 @@ log = logging.getLogger(__name__)
 
 CLIENT_QUEUE = 2_000
 HISTORY_INTERVAL_S = 1.0
+PRUNE_INTERVAL_S = 300.0
 
 
 class LiveState:
-    def __init__(self, store: Store, output_endpoint: str | None) -> None:
+    def __init__(
+        self, store: Store, output_endpoint: str | None, history_retention_s: float = math.inf
+    ) -> None:
         self.store = store
         self.endpoint = output_endpoint
+        self.history_retention_s = history_retention_s
         self.tracks: dict[str, Track] = {}
         self.sensors: dict[str, SensorStatus] = {}
         self.clients: set[asyncio.Queue[str | None]] = set()
@@ -53,18 +59,22 @@ class LiveState:
         self.gaps = GapCounter()
         self._history_t: dict[str, float] = {}
         self._task: asyncio.Task | None = None
+        self._pruner: asyncio.Task | None = None
         self.started_unix = time.time()
 
     # -- life cycle ---------------------------------------------------------------------
     async def start(self) -> None:
         if self.endpoint:
             self._task = asyncio.create_task(self._run(), name="bus-listener")
+        if math.isfinite(self.history_retention_s):
+            self._pruner = asyncio.create_task(self._prune(), name="history-pruner")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._pruner):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for queue in list(self.clients):
             self._close_client(queue)
 
@@ -94,6 +104,18 @@ class LiveState:
                     self.on_sensors(msg.items)  # type: ignore[arg-type]
         finally:
             sock.close()
+
+    async def _prune(self) -> None:
+        """Keep track history to ``[service] history_retention_h``: this process writes it."""
+        while True:
+            cutoff = time.time() - self.history_retention_s
+            try:
+                deleted = await asyncio.to_thread(self.store.prune_track_history, cutoff)
+            except sqlite3.Error as exc:  # the store busy or failing: try again next round
+                log.warning("API: pruning track history failed (%s); will retry", exc)
+            else:
+                self.counters["history_pruned"] += deleted
+            await asyncio.sleep(PRUNE_INTERVAL_S)
 
     # -- updates ------------------------------------------------------------------------
     async def on_tracks(self, tracks: list[Track]) -> None:

@@ -144,12 +144,16 @@ class FusionEngine:
         self.counters: Counter[str] = Counter()
         self._presence: list[Detection] = []
         self._touched: set[int] = set()  # track ids updated since the last step
+        self._late: list[Detection] = []  # behind the reorder buffer, for the next step
 
     def ingest(self, detections: list[Detection]) -> None:
         """Take detections in arrival order; they reach the tracker in time order at the step
-        that is the reorder lag past them. A detection older than what the tracker already has
-        is late: it goes to the tracker at once, which applies it within its late tolerance
-        or counts it."""
+        that is the reorder lag past them. A detection older than what the buffer already
+        released is late: it goes to the tracker at the next step (at once: next_step_unix),
+        with the other late ones in time order, and the tracker applies it within its late
+        tolerance or counts it. (Batched, not one by one: when the engine falls behind,
+        everything arrives late, and one tracker call per detection would only fall further
+        behind.)"""
         for det in detections:
             self.counters["detections"] += 1
             if det.kind is MeasurementKind.PRESENCE:
@@ -157,7 +161,7 @@ class FusionEngine:
                 self._presence.append(det)
             elif not self.reorder.push(det.t_unix, det):
                 self.counters["reorder_late"] += 1
-                self._process([det])
+                self._late.append(det)
 
     def _process(self, detections: list[Detection]) -> None:
         """Feed time-ordered detections, grouped into scans of one sensor at one time.
@@ -312,8 +316,8 @@ class FusionEngine:
 
     def next_step_unix(self) -> float:
         """When a step next has work: detections the reorder buffer releases, or at once
-        for tracks a late detection updated and presence detections (inf: none)."""
-        if self._touched or self._presence:
+        for late and presence detections (inf: none)."""
+        if self._presence or self._late:
             return -math.inf
         return self.reorder.next_due_unix()
 
@@ -327,6 +331,9 @@ class FusionEngine:
         full step (at least every publish interval) is what clears alerts by time and
         what publishes the whole picture.
         """
+        late, self._late = self._late, []
+        late.sort(key=lambda d: d.t_unix)
+        self._process(late)
         self._process(self.reorder.release(t_unix))
         lost = self._tracks(self.tracker.advance(t_unix))
         for view in lost:

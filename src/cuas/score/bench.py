@@ -120,6 +120,12 @@ def case_table(result: Result) -> str:
         ("accuracy", "OSPA mean", _fmt(acc["ospa_mean_m"], ".2f", " m")),
         (
             "accuracy",
+            f"MOTA / MOTP (CLEAR MOT, threshold {r.c_m:g} m)",
+            f"{_fmt(r.tracks.clear_mot.mota, '.3f')} / "
+            f"{_fmt(r.tracks.clear_mot.motp_m, '.2f', ' m')}",
+        ),
+        (
+            "accuracy",
             "continuity: object lifetime tracked",
             f"{100 * acc['continuity_mean']:.1f} %",
         ),
@@ -178,9 +184,10 @@ def section(results: list[Result], notes: list[str], failures: list[str]) -> str
         "",
         "Each scenario replayed as fast as possible through the real drivers, tracker and alert "
         "rules in one process (`cuas replay`), and scored against the truth in its file "
-        "(`cuas score`: GOSPA and OSPA every publish interval, continuity, ID switches, alert "
-        "misses, false alerts and warning time). Speed comes from a second, unscored run of the "
-        "same file; it includes reading and decoding the frames.",
+        "(`cuas score`: GOSPA and OSPA every publish interval; CLEAR MOT MOTA, MOTP, ID switches "
+        "and fragmentations; continuity; alert misses, false alerts and warning time). Speed "
+        "comes from a second, unscored run of the same file; it includes reading and decoding "
+        "the frames.",
         "",
         "Command: `cuas bench --out benchmarks/RESULTS.md`",
         "",

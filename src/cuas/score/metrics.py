@@ -1,12 +1,15 @@
-"""Track metrics against ground truth: GOSPA and OSPA over time, continuity, ID switches.
+"""Track metrics against ground truth: GOSPA and OSPA over time, CLEAR MOT, continuity.
 
 Truth and tracks are compared on a regular time grid in the site's east-north-up frame.
 Truth is interpolated linearly between its records; a track published at time t holds
-(moved on by its velocity) until the engine's next publication. At each grid time the
-optimal assignment with cut-off c (the one GOSPA and OSPA both use) pairs tracks with
-truths; a pair at or beyond c is no pair. From that per-step pairing, for each truth
-object: the tracks that followed it, the fraction of its life a track covered, the
-switches from one track to another (ID switches) and the interruptions (fragmentations).
+(moved on by its velocity) until the engine's next publication. At each grid time:
+- GOSPA and OSPA use the optimal assignment with cut-off c (a pair at or beyond c is none);
+- the CLEAR MOT correspondence (Bernardin and Stiefelhagen 2008, section 2.1) with the same
+  distance as threshold keeps an object's last track while it stays within the threshold,
+  and assigns only the rest optimally. From it come MOTA, MOTP and, per truth object, the
+  tracks that followed it, the fraction of its life a track covered, the ID switches (a
+  match to a track other than its last matched one) and the fragmentations (matched, then
+  unmatched, then matched again).
 """
 
 from __future__ import annotations
@@ -78,6 +81,51 @@ def _ospa(assigned_dist: NDArray, m: int, n: int, c_m: float, p: float) -> float
         return 0.0
     total = float(np.sum(np.minimum(assigned_dist, c_m) ** p)) + c_m**p * (larger - min(m, n))
     return (total / larger) ** (1.0 / p)
+
+
+class ClearMotMatcher:
+    """The CLEAR MOT object-to-track correspondence, one time step after another.
+
+    Bernardin and Stiefelhagen 2008, section 2.1.1: (1) an object's last correspondence is
+    kept while the object and that track are both present and at most ``threshold_m`` apart;
+    (2) the objects and tracks left over are paired by an optimal assignment, the most pairs
+    within the threshold first and the least total distance (metres, not squared) among
+    those. As in py-motmetrics, an object's last track is remembered through the steps it is
+    missed, and step (1) goes through the objects in the order given (a track two objects
+    last had goes to the first).
+    """
+
+    def __init__(self, threshold_m: float) -> None:
+        self.threshold_m = threshold_m
+        self.last_track: dict[int, str] = {}  # object -> track of its latest match
+
+    def match(
+        self, objects: list[int], tracks: list[str], dist_m: NDArray
+    ) -> list[tuple[int, int]]:
+        """(object row, track column) pairs for this step; ``dist_m`` is objects x tracks."""
+        valid = np.asarray(dist_m, dtype=float) <= self.threshold_m
+        object_free = np.ones(len(objects), dtype=bool)
+        track_free = np.ones(len(tracks), dtype=bool)
+        column = {track_id: j for j, track_id in enumerate(tracks)}
+        pairs: list[tuple[int, int]] = []
+        for i, obj in enumerate(objects):
+            j = column.get(self.last_track.get(obj, ""))
+            if j is not None and track_free[j] and valid[i, j]:
+                pairs.append((i, j))
+                object_free[i] = track_free[j] = False
+        rows, cols = np.flatnonzero(object_free), np.flatnonzero(track_free)
+        sub_valid = valid[np.ix_(rows, cols)]
+        if sub_valid.any():
+            # a pair beyond the threshold costs more than any r pairs within it (r the most
+            # pairs possible), so the optimum has the most valid pairs, then the least distance
+            forbidden = 2.0 * min(sub_valid.shape) * self.threshold_m + 1.0
+            cost = np.where(sub_valid, dist_m[np.ix_(rows, cols)], forbidden)
+            r, c = linear_sum_assignment(cost)
+            keep = sub_valid[r, c]
+            pairs += [(int(i), int(j)) for i, j in zip(rows[r[keep]], cols[c[keep]], strict=True)]
+        for i, j in pairs:
+            self.last_track[objects[i]] = tracks[j]
+        return pairs
 
 
 @dataclass(frozen=True)
@@ -259,13 +307,16 @@ class ObjectContinuity:
         }
 
 
-def continuity(path: TruthPath, assigned: list[str | None]) -> ObjectContinuity:
-    """Continuity of one object from its per-step assigned track (None: no track)."""
+def continuity(path: TruthPath, matched: list[str | None]) -> ObjectContinuity:
+    """Continuity of one object from its CLEAR MOT match at each step it was present (None:
+    missed). An ID switch is a match to a track other than the last matched one, however
+    long ago; a fragmentation is a run of misses between two matches (as in py-motmetrics and
+    the MOT16 benchmark's FM)."""
     followed: list[str] = []
     switches = fragments = 0
     previous: str | None = None
     gap_open = False
-    for track_id in assigned:
+    for track_id in matched:
         if track_id is None:
             gap_open = previous is not None
             continue
@@ -275,17 +326,54 @@ def continuity(path: TruthPath, assigned: list[str | None]) -> ObjectContinuity:
             switches += track_id != previous
             fragments += gap_open
         previous, gap_open = track_id, False
-    covered = sum(a is not None for a in assigned)
+    covered = sum(a is not None for a in matched)
     return ObjectContinuity(
         path.object_id,
         path.object_class.value,
         float(path.t_unix[-1] - path.t_unix[0]),
-        len(assigned),
+        len(matched),
         covered,
         followed,
         switches,
         fragments,
     )
+
+
+@dataclass(frozen=True)
+class ClearMot:
+    """CLEAR MOT totals over all steps (Bernardin and Stiefelhagen 2008, section 2.1.2)."""
+
+    truths: int  # sum over steps of the objects present (g_t)
+    matches: int  # sum of c_t
+    misses: int  # sum of m_t
+    false_tracks: int  # sum of fp_t: scored tracks matched to no object
+    switches: int  # sum of mme_t
+    distance_sum_m: float  # sum of d_t^i over the matches
+
+    @property
+    def mota(self) -> float | None:
+        """1 - (misses + false tracks + switches) / objects present; at most 1, may be < 0."""
+        if not self.truths:
+            return None
+        return 1.0 - (self.misses + self.false_tracks + self.switches) / self.truths
+
+    @property
+    def motp_m(self) -> float | None:
+        """Mean distance of the matched pairs, metres."""
+        return self.distance_sum_m / self.matches if self.matches else None
+
+    def as_dict(self) -> dict[str, Any]:
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(value, 4)
+
+        return {
+            "mota": rounded(self.mota),
+            "motp_m": rounded(self.motp_m),
+            "matches": self.matches,
+            "misses": self.misses,
+            "false_tracks": self.false_tracks,
+            "id_switches": self.switches,
+        }
 
 
 @dataclass
@@ -301,8 +389,10 @@ class TrackScore:
     ospa_m: NDArray
     truths: NDArray  # objects present per step
     tracks: NDArray  # scored tracks per step
+    switches: NDArray  # CLEAR MOT ID switches per step
+    clear_mot: ClearMot  # with threshold c_m
     objects: list[ObjectContinuity]
-    unassigned_tracks: list[str]  # scored tracks never within c of any truth
+    unassigned_tracks: list[str]  # scored tracks never matched to any truth
 
     @property
     def id_switches(self) -> int:
@@ -327,6 +417,7 @@ class TrackScore:
             "gospa_missed_mean": mean(self.gospa_missed),
             "gospa_false_mean": mean(self.gospa_false),
             "ospa_mean_m": mean(self.ospa_m),
+            "clear_mot": self.clear_mot.as_dict(),
             "continuity_mean": round(self.continuity_mean, 4),
             "tracks_per_object_mean": (
                 round(float(np.mean([len(o.tracks) for o in self.objects])), 4)
@@ -348,25 +439,49 @@ def score_tracks(
     p: float = DEFAULT_P,
     step_s: float = 0.5,
 ) -> TrackScore:
+    """GOSPA and OSPA (cut-off c, order p) and CLEAR MOT (threshold c) every ``step_s``."""
     check_params(c_m, p)
     grid = sample(paths, tracks, time_grid(paths, step_s))
     k_steps = len(grid.t_unix)
     g_dist, g_loc, g_miss, g_false, o_dist = (np.zeros(k_steps) for _ in range(5))
-    assigned: list[list[str | None]] = [[] for _ in paths]
-    ever_assigned: set[str] = set()
+    switches = np.zeros(k_steps, dtype=np.int64)
+    matched: list[list[str | None]] = [[] for _ in paths]
+    matcher = ClearMotMatcher(c_m)
+    n_matches = n_false = 0
+    distance_sum_m = 0.0
+    ever_matched: set[str] = set()
     all_tracks: dict[str, None] = {}  # ordered set
     for k in range(k_steps):
         x, y = grid.track_enu_m[k], grid.truth_enu_m[k]
         g = gospa(x, y, c_m, p)
         g_dist[k], g_loc[k], g_miss[k], g_false[k] = g.distance, g.localisation, g.missed, g.false
-        rows, cols, dist = assign(x, y, c_m, p)
+        _, _, dist = assign(x, y, c_m, p)
         o_dist[k] = _ospa(dist, len(x), len(y), c_m, p)
-        paired = {int(cols[i]): grid.track_ids[k][rows[i]] for i in np.flatnonzero(dist < c_m)}
-        for col, obj in enumerate(grid.truth_idx[k]):
-            assigned[obj].append(paired.get(col))
-        ever_assigned.update(paired.values())
-        all_tracks.update(dict.fromkeys(grid.track_ids[k]))
-    objects = [continuity(path, assigned[i]) for i, path in enumerate(paths)]
+
+        objects = [int(i) for i in grid.truth_idx[k]]
+        track_ids = grid.track_ids[k]
+        d_m = np.linalg.norm(y[:, None, :] - x[None, :, :], axis=-1)  # objects x tracks
+        before = dict(matcher.last_track)
+        pairs = dict(matcher.match(objects, track_ids, d_m))
+        for row, obj in enumerate(objects):
+            col = pairs.get(row)
+            matched[obj].append(None if col is None else track_ids[col])
+            if col is not None:
+                switches[k] += before.get(obj, track_ids[col]) != track_ids[col]
+                distance_sum_m += float(d_m[row, col])
+        n_matches += len(pairs)
+        n_false += len(track_ids) - len(pairs)
+        ever_matched.update(track_ids[col] for col in pairs.values())
+        all_tracks.update(dict.fromkeys(track_ids))
+    truths = np.array([len(i) for i in grid.truth_idx], dtype=np.int64)
+    clear_mot = ClearMot(
+        truths=int(truths.sum()),
+        matches=n_matches,
+        misses=int(truths.sum()) - n_matches,
+        false_tracks=n_false,
+        switches=int(switches.sum()),
+        distance_sum_m=distance_sum_m,
+    )
     return TrackScore(
         c_m,
         p,
@@ -377,8 +492,10 @@ def score_tracks(
         g_miss,
         g_false,
         o_dist,
-        np.array([len(i) for i in grid.truth_idx]),
+        truths,
         np.array([len(i) for i in grid.track_ids]),
-        objects,
-        [t for t in all_tracks if t not in ever_assigned],
+        switches,
+        clear_mot,
+        [continuity(path, matched[i]) for i, path in enumerate(paths)],
+        [t for t in all_tracks if t not in ever_matched],
     )

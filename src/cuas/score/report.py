@@ -130,6 +130,7 @@ class ScoreReport:
                 "ospa_m": [round(float(v), 3) for v in self.tracks.ospa_m],
                 "missed": self.tracks.gospa_missed.astype(int).tolist(),
                 "false": self.tracks.gospa_false.astype(int).tolist(),
+                "id_switches": self.tracks.switches.astype(int).tolist(),
             },
             "run": self.run,
         }
@@ -232,6 +233,7 @@ def _rows(header: list[str], rows: list[list[str]], left: int = 2) -> list[str]:
 
 def format_table(report: ScoreReport) -> str:
     acc = report.tracks.as_dict()
+    mot = report.tracks.clear_mot  # unrounded, for the figures below
     al = report.alerts.as_dict()
     warn_mean, warn_min = (
         _num(al["warning_s_mean"], "+.1f", " s"),
@@ -256,10 +258,16 @@ def format_table(report: ScoreReport) -> str:
         f"{_num(acc['gospa_missed_mean'], '.2f')}, false {_num(acc['gospa_false_mean'], '.2f')} "
         "per step)",
         f"  OSPA mean        {_num(acc['ospa_mean_m'], '.2f', ' m')}",
+        f"  MOTA             {_num(mot.mota, '.3f')}   (threshold {report.c_m:g} m; "
+        f"{mot.misses} misses, {mot.false_tracks} false tracks, {mot.switches} switches in "
+        f"{mot.truths} object-steps)",
+        f"  MOTP             {_num(mot.motp_m, '.2f', ' m')}   (mean distance of matched pairs)",
         f"  continuity       {_num(100 * acc['continuity_mean'], '.1f', ' %')} of object "
         "lifetime covered by a track (mean)",
-        f"  ID switches      {acc['id_switches']}",
-        f"  fragmentations   {acc['fragmentations']}",
+        f"  ID switches      {acc['id_switches']}   (an object matched to a track other than "
+        "its last one)",
+        f"  fragmentations   {acc['fragmentations']}   (an object matched, missed, then matched "
+        "again)",
         f"  tracks on no truth object: {len(acc['unassigned_tracks'])}",
         "",
     ]
@@ -368,6 +376,11 @@ def write_plots(report: ScoreReport, out_dir: Path) -> list[Path]:
     top.legend(fontsize=8)
     bottom.step(t, report.tracks.gospa_missed, where="post", label="missed")
     bottom.step(t, report.tracks.gospa_false, where="post", label="false")
+    hops = np.flatnonzero(report.tracks.switches)
+    if len(hops):
+        bottom.vlines(
+            t[hops], 0, report.tracks.switches[hops], color="purple", lw=1.5, label="ID switches"
+        )
     bottom.set_ylabel("count")
     bottom.set_xlabel("seconds from the first truth record")
     bottom.legend(fontsize=8)

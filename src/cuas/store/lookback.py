@@ -25,14 +25,15 @@ class HistorySpan:
 
 def history_span(store: Store) -> HistorySpan | None:
     """The times of the oldest and newest stored track point or alert transition; None when
-    nothing is stored. Two index seeks per table."""
+    nothing is stored. One index seek each: SQLite seeks for a MIN() or MAX() only when it
+    is the query's sole aggregate (both in one SELECT scan the whole index)."""
     with store.read() as db:
-        rows = db.execute(
-            "SELECT MIN(t), MAX(t) FROM track_history"
-            " UNION ALL SELECT MIN(t), MAX(t) FROM alert_events"
-        ).fetchall()
-    oldest = [r[0] for r in rows if r[0] is not None]
-    newest = [r[1] for r in rows if r[1] is not None]
+        row = db.execute(
+            "SELECT (SELECT MIN(t) FROM track_history), (SELECT MIN(t) FROM alert_events),"
+            " (SELECT MAX(t) FROM track_history), (SELECT MAX(t) FROM alert_events)"
+        ).fetchone()
+    oldest = [t for t in row[:2] if t is not None]
+    newest = [t for t in row[2:] if t is not None]
     if not oldest:
         return None
     return HistorySpan(min(oldest), max(newest))

@@ -437,6 +437,21 @@ class Store(Database):
                 ],
             )
 
+    def prune_track_history(self, before_t_unix: float, batch: int = 10_000) -> int:
+        """Delete track history older than before_t_unix, in short transactions (so the
+        engine's alert writes never wait long for the lock); returns the rows deleted."""
+        deleted = 0
+        while True:
+            with self.write():
+                cur = self._db.execute(
+                    "DELETE FROM track_history WHERE rowid IN (SELECT rowid FROM track_history"
+                    " WHERE t < ? ORDER BY t LIMIT ?)",
+                    (before_t_unix, batch),
+                )
+            deleted += cur.rowcount
+            if cur.rowcount < batch:
+                return deleted
+
     def track_history(self, track_id: str, limit: int = 1000) -> list[dict]:
         with self._lock:
             rows = self._db.execute(

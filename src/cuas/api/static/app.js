@@ -1524,7 +1524,7 @@
   // alerts open then, in their state then. The stream keeps filling the live maps meanwhile,
   // so "Live" shows the current picture at once. Past alerts never sound and cannot be
   // acknowledged; a new live alert still sounds and is named in the banner.
-  const LOOKBACK_TRAIL_S = 60;
+  const LOOKBACK_TRAIL_S = 30;
   let lbRange = null; // {oldest, now}: UNIX s, from GET /picture/range
   let lbRequest = 0; // the latest look-back request; answers to older ones are dropped
   let lbTimer = null;
