@@ -207,6 +207,7 @@ class FusionEngine:
             self._batch(sensor, codes, z, R),
             [run[i][1] for i in used],
         )
+        self.counters["late_detections"] += int(np.count_nonzero(result.track_ids < 0))
         self._absorb(dets, result.track_ids)
 
     def _scan(
@@ -236,13 +237,12 @@ class FusionEngine:
         return MeasurementBatch(codes, z, R, origin, sensor.rot_local)
 
     def _absorb(self, dets: list[Detection], track_ids: np.ndarray) -> None:
-        """Keep what the tracker does not (class, IDs, pilot) on the tracks detections made."""
+        """Keep what the tracker does not (class, IDs, pilot) on the tracks detections made
+        (-1: none, a late report or a bearing waiting to be crossed)."""
         for det, track_id in zip(dets, track_ids, strict=True):
             if track_id >= 0:
                 self.info.setdefault(int(track_id), _TrackInfo()).merge(det)
                 self._touched.add(int(track_id))
-            else:
-                self.counters["late_detections"] += 1
 
     def _measurements(
         self, sensor: _SensorModel, scan: list[Detection]

@@ -51,15 +51,15 @@ def run_engine(config: DeploymentConfig, stop: threading.Event | None = None) ->
             now = time.time()
             wait_s = min(engine.next_step_unix(), last_publish + interval, now + IDLE_WAIT_S) - now
             msg = sub.recv(timeout_ms=max(0, math.ceil(wait_s * 1000)))
-            for _ in range(MAX_BATCH):  # take what is queued, then step once
-                if msg is None:
-                    break
+            taken = 0
+            while msg is not None:  # take what is queued, then step once
                 if msg.topic == TOPIC_STATUS:
                     pub.publish(TOPIC_STATUS, msg.items)
                     engine.alerts.on_status(time.time(), msg.items)  # type: ignore[arg-type]
                 else:
                     engine.ingest(msg.items)  # type: ignore[arg-type]
-                msg = sub.recv(timeout_ms=0)
+                taken += 1
+                msg = sub.recv(timeout_ms=0) if taken < MAX_BATCH else None
             pub.publish(TOPIC_ALERTS, operator.due())
             now = time.time()
             full = now - last_publish >= interval
