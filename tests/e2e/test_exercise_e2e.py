@@ -6,10 +6,7 @@ orbiting and hovering inside the perimeter, birds, a radar) runs as an exercise.
 processes, real HTTP, the real SQLite file.
 """
 
-import contextlib
 import json
-import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -20,7 +17,7 @@ import httpx
 import pymap3d
 import pytest
 
-from support import DEMO_RECORDING, REPO, demo_config_text, free_port
+from support import DEMO_RECORDING, REPO, demo_config_text, free_port, run_service
 
 SCENARIO = REPO / "replay_data" / "scenarios" / "birds_among_drones.toml"
 EXERCISE_SERIALS = {"1581F5FJD239C00OR8IT", "1668C7A92B004HHOVER1"}  # from the scenario file
@@ -55,34 +52,9 @@ def exercise_run(tmp_path):
         f'source = "replay:{DEMO_RECORDING.as_posix()}"', f'source = "udp://127.0.0.1:{udp_port}"'
     )
     assert f"udp://127.0.0.1:{udp_port}" in text
-    config = tmp_path / "deploy.toml"
-    config.write_text(text)
-    port = int(text.split("port = ", 1)[1].split()[0])
-    cmd = [sys.executable, "-m", "cuas", "run", "--config", str(config)]
-    cmd += ["--exercise", str(SCENARIO), "--exercise-delay", "2"]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            proc.kill()
-            pytest.fail(f"service did not come up:\n{proc.stdout.read()}")
-        yield base, udp_port, tmp_path / "data" / "cuas.sqlite"
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(20)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+    args = ("--exercise", str(SCENARIO), "--exercise-delay", "2")
+    with run_service(text, tmp_path, *args) as (_, base, db_path):
+        yield base, udp_port, db_path
 
 
 def _serial(item: dict) -> str | None:

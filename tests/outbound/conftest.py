@@ -1,13 +1,18 @@
-"""A real HTTP receiver for webhook tests: scripted answers, every request recorded."""
+"""A real HTTP receiver for webhook tests (scripted answers, every request recorded), and a
+deployment config for the outbound process."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+
+from support import free_port
 
 
 @dataclass
@@ -72,3 +77,41 @@ def receiver():
     rec = Receiver()
     yield rec
     rec.close()
+
+
+@pytest.fixture
+def outbound_config(tmp_path) -> Callable[..., Path]:
+    """``outbound_config(hook_url, cot_port, hooks_toml="")``: a deployment on free loopback
+    ports in tmp_path with one webhook (fast retries; ``hooks_toml`` adds keys to it) and one
+    CoT destination; returns the TOML file."""
+
+    def write(hook_url: str, cot_port: int, hooks_toml: str = "") -> Path:
+        path = tmp_path / "deploy.toml"
+        path.write_text(
+            f"""
+[service]
+data_dir = "{(tmp_path / "data").as_posix()}"
+log_level = "warning"
+[bus]
+ingest = "tcp://127.0.0.1:{free_port()}"
+output = "tcp://127.0.0.1:{free_port()}"
+[[sites]]
+id = "s"
+name = "s"
+reference = {{ lat_deg = 42.8746, lon_deg = 74.6036, alt_m = 780.0 }}
+[[outbound.webhooks]]
+id = "ops"
+url = "{hook_url}"
+secret_env = "CUAS_TEST_WEBHOOK_SECRET"
+retry_initial_s = 0.1
+retry_max_s = 0.4
+{hooks_toml}
+[[outbound.cot]]
+address = "127.0.0.1"
+port = {cot_port}
+min_interval_s = 0
+"""
+        )
+        return path
+
+    return write

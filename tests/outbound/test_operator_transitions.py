@@ -20,7 +20,7 @@ import zmq
 from websockets.sync.client import connect
 
 from cuas.bus import Publisher
-from cuas.config import parse_config
+from cuas.config import load_config, parse_config
 from cuas.engine.service import run_engine
 from cuas.schema import (
     SCHEMA_VERSION,
@@ -41,34 +41,6 @@ from support import free_port
 
 SECRET = "operator-e2e-secret-0123456789"
 SITE = {"id": "s", "name": "s", "reference": {"lat_deg": 42.8746, "lon_deg": 74.6036, "alt_m": 780}}
-
-
-def write_config(tmp_path: Path, hook_url: str, cot_port: int) -> tuple[Path, str]:
-    output = f"tcp://127.0.0.1:{free_port()}"
-    path = tmp_path / "deploy.toml"
-    path.write_text(
-        f"""
-[service]
-data_dir = "{(tmp_path / "data").as_posix()}"
-log_level = "warning"
-[bus]
-ingest = "tcp://127.0.0.1:{free_port()}"
-output = "{output}"
-[[sites]]
-id = "s"
-name = "s"
-reference = {{ lat_deg = 42.8746, lon_deg = 74.6036, alt_m = 780.0 }}
-[[outbound.webhooks]]
-id = "ops"
-url = "{hook_url}"
-secret_env = "CUAS_TEST_WEBHOOK_SECRET"
-[[outbound.cot]]
-address = "127.0.0.1"
-port = {cot_port}
-min_interval_s = 0
-"""
-    )
-    return path, output
 
 
 def start(role: str, config_path: Path, api_port: int | None = None) -> mp.Process:
@@ -171,13 +143,14 @@ def stream_alerts(ws, alert_id: int) -> list[str]:
 
 
 def test_acknowledge_and_resolve_through_the_api_reach_webhooks_tak_and_the_feed(
-    tmp_path, receiver, monkeypatch
+    tmp_path, receiver, monkeypatch, outbound_config
 ):
     monkeypatch.setenv("CUAS_TEST_WEBHOOK_SECRET", SECRET)
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
     udp.settimeout(0.5)
-    config_path, output = write_config(tmp_path, receiver.url, udp.getsockname()[1])
+    config_path = outbound_config(receiver.url, udp.getsockname()[1])
+    output = load_config(config_path).bus.output
     api_port = free_port()
     base = f"http://127.0.0.1:{api_port}/api/v1"
     store = Store(tmp_path / "data" / "cuas.sqlite")

@@ -32,8 +32,6 @@ from cuas.schema import (
 from cuas.store.sqlite import Store
 from cuas.supervisor import _child
 
-from support import free_port
-
 SECRET = "outbound-e2e-secret-0123456789"
 ENV = {"CUAS_TEST_WEBHOOK_SECRET": SECRET}
 
@@ -66,36 +64,6 @@ def raise_alert(store: Store, serial: str = "E2E-SERIAL", level=ZoneLevel.CRITIC
         t_unix=time.time(),
         reason=f"{serial} inside the bowl",
     )
-
-
-def write_config(tmp_path: Path, hook_url: str, cot_port: int, hooks_toml: str = "") -> Path:
-    path = tmp_path / "deploy.toml"
-    path.write_text(
-        f"""
-[service]
-data_dir = "{(tmp_path / "data").as_posix()}"
-log_level = "warning"
-[bus]
-ingest = "tcp://127.0.0.1:{free_port()}"
-output = "tcp://127.0.0.1:{free_port()}"
-[[sites]]
-id = "s"
-name = "s"
-reference = {{ lat_deg = 42.8746, lon_deg = 74.6036, alt_m = 780.0 }}
-[[outbound.webhooks]]
-id = "ops"
-url = "{hook_url}"
-secret_env = "CUAS_TEST_WEBHOOK_SECRET"
-retry_initial_s = 0.1
-retry_max_s = 0.4
-{hooks_toml}
-[[outbound.cot]]
-address = "127.0.0.1"
-port = {cot_port}
-min_interval_s = 0
-"""
-    )
-    return path
 
 
 def start_outbound(config_path: Path) -> mp.Process:
@@ -166,8 +134,10 @@ def poll_until_quiet(service: OutboundService) -> None:
         pass
 
 
-def test_first_start_skips_history_and_a_restart_resumes_at_its_cursor(tmp_path, receiver, udp):
-    config = load_config(write_config(tmp_path, receiver.url, udp.getsockname()[1]))
+def test_first_start_skips_history_and_a_restart_resumes_at_its_cursor(
+    tmp_path, receiver, udp, outbound_config
+):
+    config = load_config(outbound_config(receiver.url, udp.getsockname()[1]))
     store = store_of(tmp_path)
     old = raise_alert(store, "OLD")  # history from before outbound was configured
     store.acknowledge(old.alert_id, "ops-0", None, time.time())
@@ -216,9 +186,9 @@ def test_first_start_skips_history_and_a_restart_resumes_at_its_cursor(tmp_path,
 
 
 def test_a_failed_queueing_moves_no_cursor_and_the_next_poll_queues_each_once(
-    tmp_path, receiver, udp
+    tmp_path, receiver, udp, outbound_config
 ):
-    config = load_config(write_config(tmp_path, receiver.url, udp.getsockname()[1]))
+    config = load_config(outbound_config(receiver.url, udp.getsockname()[1]))
     store = store_of(tmp_path)
     service = OutboundService(config, environ=ENV)
     try:
@@ -247,7 +217,7 @@ def test_a_failed_queueing_moves_no_cursor_and_the_next_poll_queues_each_once(
     assert len(receiver.requests) == 2
 
 
-def test_subscription_filters_apply_to_the_transitions(tmp_path, receiver, udp):
+def test_subscription_filters_apply_to_the_transitions(tmp_path, receiver, udp, outbound_config):
     crit_acks = f"""
 [[outbound.webhooks]]
 id = "crit-acks"
@@ -256,7 +226,7 @@ secret_env = "CUAS_TEST_WEBHOOK_SECRET"
 alert_states = ["acknowledged"]
 min_zone_level = "critical"
 """
-    config = load_config(write_config(tmp_path, receiver.url, udp.getsockname()[1], crit_acks))
+    config = load_config(outbound_config(receiver.url, udp.getsockname()[1], crit_acks))
     store = store_of(tmp_path)
     service = OutboundService(config, environ=ENV)
     try:
@@ -278,12 +248,12 @@ min_zone_level = "critical"
 
 
 def test_sigkill_in_the_middle_of_a_stream_loses_and_duplicates_nothing(
-    tmp_path, receiver, udp, monkeypatch
+    tmp_path, receiver, udp, monkeypatch, outbound_config
 ):
     """Killed twice while transitions keep coming and deliveries fail; then tracks from the
     bus still reach TAK, and SIGTERM stops the last process cleanly."""
     monkeypatch.setenv("CUAS_TEST_WEBHOOK_SECRET", SECRET)
-    config_path = write_config(tmp_path, receiver.url, udp.getsockname()[1])
+    config_path = outbound_config(receiver.url, udp.getsockname()[1])
     engine = Publisher(load_config(config_path).bus.output, bind=True, src="engine")
     store = store_of(tmp_path)
     raise_alert(store, "BEFORE")  # history: not sent
@@ -367,12 +337,12 @@ def test_sigkill_in_the_middle_of_a_stream_loses_and_duplicates_nothing(
 
 
 def test_an_outbound_config_without_its_secret_in_the_environment_stops_at_startup(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, outbound_config
 ):
     from cuas.config import ConfigError
     from cuas.supervisor import validate_deployment
 
     monkeypatch.delenv("CUAS_TEST_WEBHOOK_SECRET", raising=False)
-    config_path = write_config(tmp_path, "http://127.0.0.1:9/h", 6969)
+    config_path = outbound_config("http://127.0.0.1:9/h", 6969)
     with pytest.raises(ConfigError, match="CUAS_TEST_WEBHOOK_SECRET"):
         validate_deployment(load_config(config_path))

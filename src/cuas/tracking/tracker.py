@@ -217,6 +217,19 @@ def cluster_pairs(ti: np.ndarray, dj: np.ndarray, n_tracks: int, n_dets: int) ->
     return out
 
 
+def _contiguous(
+    batch: MeasurementBatch,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A batch's codes, z, R, sensor position and rotation as the kernels take them."""
+    return (
+        np.ascontiguousarray(batch.codes, dtype=np.int64),
+        np.ascontiguousarray(batch.z, dtype=np.float64),
+        np.ascontiguousarray(batch.R, dtype=np.float64),
+        np.ascontiguousarray(batch.sensor_enu_m, dtype=np.float64),
+        np.ascontiguousarray(batch.rot_local, dtype=np.float64),
+    )
+
+
 class Tracker:
     def __init__(self, config: TrackerConfig = TrackerConfig(), first_track_id: int = 1) -> None:
         self.config = config
@@ -308,11 +321,7 @@ class Tracker:
         """
         if domain not in (0, 1):
             raise ValueError(f"domain must be 0 (live) or 1 (exercise), not {domain!r}")
-        codes = np.ascontiguousarray(batch.codes, dtype=np.int64)
-        z = np.ascontiguousarray(batch.z, dtype=np.float64)
-        R = np.ascontiguousarray(batch.R, dtype=np.float64)
-        sensor = np.ascontiguousarray(batch.sensor_enu_m, dtype=np.float64)
-        rot = np.ascontiguousarray(batch.rot_local, dtype=np.float64)
+        codes, z, R, sensor, rot = _contiguous(batch)
         k = codes.shape[0]
         if z.shape != (k, 4) or R.shape != (k, 4, 4) or len(identity_keys) != k:
             raise ValueError(
@@ -416,11 +425,7 @@ class Tracker:
         reports older than the tracker clock by more than the late tolerance are late (-1).
         """
         t = np.ascontiguousarray(t_unix, dtype=np.float64).reshape(-1)
-        codes = np.ascontiguousarray(batch.codes, dtype=np.int64)
-        z = np.ascontiguousarray(batch.z, dtype=np.float64)
-        R = np.ascontiguousarray(batch.R, dtype=np.float64)
-        sensor = np.ascontiguousarray(batch.sensor_enu_m, dtype=np.float64)
-        rot = np.ascontiguousarray(batch.rot_local, dtype=np.float64)
+        codes, z, R, sensor, rot = _contiguous(batch)
         k = codes.shape[0]
         if t.shape != (k,) or z.shape != (k, 4) or R.shape != (k, 4, 4) or len(identity_keys) != k:
             raise ValueError(
