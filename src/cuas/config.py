@@ -370,6 +370,9 @@ class CotConfig(_Section):
     emergency_level: ZoneLevel | None = Field(
         None, description="alerts at this zone level or above go out as TAK emergencies"
     )
+    exercise_emergencies: bool = Field(
+        False, description="exercise alerts go out as TAK emergencies too (else as markers)"
+    )
 
     _no_ignore = field_validator("emergency_level")(lambda v: _alerting_level(v))
 

@@ -48,9 +48,10 @@ def udp():
     sock.close()
 
 
-def send(udp: socket.socket, items) -> dict[str, ET.Element]:
+def send(udp: socket.socket, items, **cot) -> dict[str, ET.Element]:
     """Send through a real CotSender, return every event received, by uid."""
-    out = CotSender(CotConfig(address="127.0.0.1", port=udp.getsockname()[1], uid_prefix="site9"))
+    port = udp.getsockname()[1]
+    out = CotSender(CotConfig(address="127.0.0.1", port=port, uid_prefix="site9", **cot))
     out.handle(items, NOW)
     events = {}
     udp.settimeout(0.3)
@@ -100,8 +101,8 @@ def test_a_friendly_drone_is_a_friendly_air_track_naming_its_entry(udp):
     assert entry in drone.find("detail/remarks").text
 
 
-def test_exercise_alert_marker_carries_opex(udp):
-    alert = Alert(
+def exercise_alert(exercise: bool = True) -> Alert:
+    return Alert(
         alert_id=4,
         site_id="s",
         zone_id="bowl",
@@ -112,10 +113,28 @@ def test_exercise_alert_marker_carries_opex(udp):
         state=AlertState.RAISED,
         raised_t_unix=NOW,
         updated_t_unix=NOW,
-        track=track(exercise=True),
-        exercise=True,
+        track=track(exercise=exercise),
+        exercise=exercise,
     )
-    marker = send(udp, [alert])["site9.alert.4"]
+
+
+def test_exercise_alert_marker_carries_opex(udp):
+    marker = send(udp, [exercise_alert()])["site9.alert.4"]
     assert marker.get("opex") == "e-site9"
     assert marker.find("detail/remarks").text.startswith("EXERCISE: cuas alert 4")
     assert marker.find("detail/contact").get("callsign") == "EX ALERT CRITICAL bowl"
+
+
+@pytest.mark.parametrize(
+    "exercise, drills_too, emergency",
+    [
+        (False, False, True),
+        (True, False, False),  # a drill is a marker, not a 911, unless the site asks
+        (True, True, True),
+    ],
+)
+def test_exercise_alerts_are_tak_emergencies_only_when_asked(udp, exercise, drills_too, emergency):
+    cot = {"emergency_level": ZoneLevel.WARNING, "exercise_emergencies": drills_too}
+    event = send(udp, [exercise_alert(exercise)], **cot)["site9.alert.4"]
+    assert (event.find("detail/emergency") is not None) is emergency
+    assert (event.get("type") == "b-a-o-tbl") is emergency

@@ -231,8 +231,10 @@ def alert_event(alert: Alert, config: CotConfig, now_unix: float) -> CotEvent | 
     if alert.track is None:
         return None
     final = alert.state not in OPEN_ALERT_STATES  # cleared or resolved
-    emergency = config.emergency_level is not None and zone_at_least(
-        alert.zone_level, config.emergency_level
+    emergency = (
+        config.emergency_level is not None
+        and zone_at_least(alert.zone_level, config.emergency_level)
+        and (config.exercise_emergencies or not alert.exercise)  # a drill is no 911 by default
     )
     emergency_type = EMERGENCY_CANCEL_TYPE if final else EMERGENCY_TYPE
     cot_type = emergency_type if emergency else MARKER_TYPE
