@@ -155,7 +155,26 @@ def imm_predict_batch(
     accel_std_mps2: np.ndarray,
     sojourn_s: float,
 ) -> None:
-    """In place, per row k: an IMM prediction by dt[k] seconds, then the combined x[k], P[k].
+    """In place, per row k: an IMM prediction by dt[k] seconds, then the combined x[k], P[k]."""
+    rows = np.arange(xm.shape[0])
+    imm_predict_rows(xm, Pm, mu, x, P, rows, dt, turn_rate_rad_s, accel_std_mps2, sojourn_s)
+
+
+@numba.njit(cache=True)
+def imm_predict_rows(
+    xm: np.ndarray,
+    Pm: np.ndarray,
+    mu: np.ndarray,
+    x: np.ndarray,
+    P: np.ndarray,
+    rows: np.ndarray,
+    dt: np.ndarray,
+    turn_rate_rad_s: np.ndarray,
+    accel_std_mps2: np.ndarray,
+    sojourn_s: float,
+) -> None:
+    """In place, for each rows[i]: an IMM prediction by dt[i] seconds, then its combined x, P
+    (the tracker predicts only the tracks a scan can touch, without copying them out).
 
     Rows of one scan mostly share dt, so the model matrices are rebuilt only when it changes.
     """
@@ -167,8 +186,9 @@ def imm_predict_batch(
     P0 = np.empty((M, 6, 6))
     tmp = np.empty((6, 6))
     built_for = -1.0
-    for k in range(xm.shape[0]):
-        d = dt[k]
+    for i in range(rows.shape[0]):
+        k = rows[i]
+        d = dt[i]
         if d > 0.0:
             if d != built_for:
                 for m in range(M):

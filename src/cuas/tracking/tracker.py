@@ -18,7 +18,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
-from cuas.tracking.imm import imm_predict_batch, imm_update_batch
+from cuas.tracking.imm import imm_predict_batch, imm_predict_rows, imm_update_batch
 from cuas.tracking.jpda import association_probabilities, pair_log_likelihoods, pda_update_batch
 from cuas.tracking.measurement import (
     BEARING_AZ_EL,
@@ -560,14 +560,11 @@ class Tracker:
         rows, t = rows[ahead], t[ahead]
         if rows.size == 0:
             return
-        xm, Pm = self._xm[rows], self._Pm[rows]
-        x, P, mu = self._x[rows], self._P[rows], self._mu[rows]
-        imm_predict_batch(
-            xm, Pm, mu, x, P, t - self._t[rows],
+        imm_predict_rows(
+            self._xm, self._Pm, self._mu, self._x, self._P, rows, t - self._t[rows],
             self._turn_rate, self._mode_accel, self.config.imm_sojourn_s,
         )  # fmt: skip
-        self._xm[rows], self._Pm[rows], self._mu[rows] = xm, Pm, mu
-        self._x[rows], self._P[rows], self._t[rows] = x, P, t
+        self._t[rows] = t
 
     def _update(
         self,
