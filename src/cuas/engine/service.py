@@ -65,12 +65,15 @@ def run_engine(config: DeploymentConfig, stop: threading.Event | None = None) ->
             full = now - last_publish >= interval
             if full or engine.next_step_unix() <= now:
                 result = engine.step(now, full=full)
-                pub.publish(TOPIC_ALERTS, result.alerts)
-                if result.lost:
-                    pub.publish(TOPIC_TRACKS, result.lost)
                 if full:
                     last_publish = now
                     pub.publish(TOPIC_TRACKS, result.tracks)
+                else:  # an alert's track goes out with it, not up to an interval later
+                    alerted = {a.track_id for a in result.alerts}
+                    pub.publish(TOPIC_TRACKS, [t for t in result.tracks if t.track_id in alerted])
+                pub.publish(TOPIC_ALERTS, result.alerts)
+                if result.lost:
+                    pub.publish(TOPIC_TRACKS, result.lost)
     finally:
         sub.close()
         pub.close()
