@@ -32,11 +32,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cuas_drivers.asterix_common import item, parse_records, quantity, source_of, sub, uint
+from cuas_drivers.asterix_common import (
+    item,
+    mode_c_altitude_m,
+    parse_records,
+    quantity,
+    source_of,
+    sub,
+    uint,
+)
 
 CATEGORY = 10
 NM_M = 1852.0
-FL_M = 100 * 0.3048
 TARGET_REPORT = 1  # I000 message type
 
 
@@ -91,16 +98,7 @@ def _report(rec: object) -> Cat010Report:
             speed = gsp_nm_s * NM_M
             velocity = (speed * math.sin(track), speed * math.cos(track))
 
-    i090 = item(rec, "090")
-    altitude_m = None
-    if i090 is not None:
-        if uint(i090, "V") == 1:
-            flags.append("mode_c_not_validated")
-        elif uint(i090, "G") == 1:
-            flags.append("mode_c_garbled")
-        else:
-            fl = quantity(i090, "FL")
-            altitude_m = None if fl is None else fl * FL_M
+    altitude_m = mode_c_altitude_m(item(rec, "090"), flags)
 
     address = uint(item(rec, "220"))
     i500 = item(rec, "500")

@@ -28,12 +28,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cuas_drivers.asterix_common import item, parse_records, quantity, source_of, sub, uint
+from cuas_drivers.asterix_common import (
+    item,
+    mode_c_altitude_m,
+    parse_records,
+    quantity,
+    source_of,
+    sub,
+    uint,
+)
 
 CATEGORY = 48
 NM_M = 1852.0
 FT_M = 0.3048
-FL_M = 100 * FT_M  # one flight level
 
 
 @dataclass(frozen=True)
@@ -69,16 +76,7 @@ def _plot(rec: object) -> Cat048Plot:
     i040 = item(rec, "040")
     rho_nm, theta_deg = quantity(i040, "RHO"), quantity(i040, "THETA")
 
-    i090 = item(rec, "090")
-    altitude_m = None
-    if i090 is not None:
-        if uint(i090, "V") == 1:
-            flags.append("mode_c_not_validated")
-        elif uint(i090, "G") == 1:
-            flags.append("mode_c_garbled")
-        else:
-            fl = quantity(i090, "FL")
-            altitude_m = None if fl is None else fl * FL_M
+    altitude_m = mode_c_altitude_m(item(rec, "090"), flags)
 
     address = uint(item(rec, "220"))
     height_ft = quantity(item(rec, "110"), "3DH")

@@ -33,11 +33,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cuas_drivers.asterix_common import item, parse_records, quantity, source_of, sub, uint
+from cuas_drivers.asterix_common import (
+    FL_M,
+    item,
+    parse_records,
+    quantity,
+    source_of,
+    sub,
+    uint,
+)
 
 CATEGORY = 62
 FT_M = 0.3048
-FL_M = 100 * FT_M
 FT_PER_MIN_MPS = FT_M / 60
 
 

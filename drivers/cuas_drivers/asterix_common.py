@@ -118,3 +118,22 @@ def source_of(record: Any) -> tuple[int, int] | None:
     i010 = item(record, "010")
     sac, sic = uint(i010, "SAC"), uint(i010, "SIC")
     return None if sac is None or sic is None else (sac, sic)
+
+
+FL_M = 100 * 0.3048  # one flight level, m
+
+
+def mode_c_altitude_m(i090: Any | None, flags: list[str]) -> float | None:
+    """Flight level of an I090 Mode C code (CAT010 and CAT048 alike) in metres, or None when
+    absent; a code flagged not validated (V) or garbled (G) is not used and is noted in
+    ``flags``."""
+    if i090 is None:
+        return None
+    if uint(i090, "V") == 1:
+        flags.append("mode_c_not_validated")
+        return None
+    if uint(i090, "G") == 1:
+        flags.append("mode_c_garbled")
+        return None
+    fl = quantity(i090, "FL")
+    return None if fl is None else fl * FL_M
