@@ -83,6 +83,20 @@ def imm_combine(xm: np.ndarray, Pm: np.ndarray, mu: np.ndarray, x: np.ndarray, P
 
 
 @numba.njit(cache=True)
+def reweigh_modes(mu: np.ndarray, log_lik: np.ndarray) -> None:
+    """In place for one track: mode probabilities mu <- mu * exp(log_lik), normalised, none
+    below _MU_FLOOR (log-likelihoods shifted by their maximum, so none underflows alone)."""
+    top = log_lik.max()
+    total = 0.0
+    for m in range(mu.shape[0]):
+        mu[m] *= math.exp(log_lik[m] - top)
+        total += mu[m]
+    for m in range(mu.shape[0]):
+        mu[m] = max(mu[m] / total, _MU_FLOOR)
+    mu /= mu.sum()
+
+
+@numba.njit(cache=True)
 def _propagate(F: np.ndarray, P0: np.ndarray, Q: np.ndarray, out: np.ndarray, tmp: np.ndarray):
     """out <- F P0 F' + Q for 6x6 matrices, by explicit loops (BLAS calls cost more than
     the arithmetic at this size)."""
@@ -224,12 +238,5 @@ def imm_update_batch(
             loglik[m] = ekf_update(
                 xm[k, m], Pm[k, m], codes[j], z[j], R[j], sensor_enu_m, rot_local
             )
-        top = loglik.max()
-        total = 0.0
-        for m in range(M):
-            mu[k, m] *= math.exp(loglik[m] - top)
-            total += mu[k, m]
-        for m in range(M):
-            mu[k, m] = max(mu[k, m] / total, _MU_FLOOR)
-        mu[k] /= mu[k].sum()
+        reweigh_modes(mu[k], loglik)
         imm_combine(xm[k], Pm[k], mu[k], x[k], P[k])

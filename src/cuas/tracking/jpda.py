@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from cuas.tracking.imm import _MU_FLOOR, imm_combine
+from cuas.tracking.imm import imm_combine, reweigh_modes
 from cuas.tracking.measurement import POSITION, ZDIM_MAX, _innovation, ekf_update
 
 #: clusters with more joint association events than this are left to GNN
@@ -268,12 +268,5 @@ def pda_update_batch(
                 cov += beta[lo + e] * (Ps[e] + np.outer(d, d))
             xm[k, m] = mean
             Pm[k, m] = cov
-        top = log_mode.max()
-        total = 0.0
-        for m in range(M):
-            mu[k, m] *= math.exp(log_mode[m] - top)
-            total += mu[k, m]
-        for m in range(M):
-            mu[k, m] = max(mu[k, m] / total, _MU_FLOOR)
-        mu[k] /= mu[k].sum()
+        reweigh_modes(mu[k], log_mode)
         imm_combine(xm[k], Pm[k], mu[k], x[k], P[k])
