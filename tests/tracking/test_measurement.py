@@ -134,7 +134,9 @@ def test_ekf_update_matches_filterpy(code: int) -> None:
         np.testing.assert_allclose(Pk, ekf.P, rtol=1e-9, atol=1e-9)
         y = wrap(z - reference_h(x, code, s, rot), code)
         expected = multivariate_normal.logpdf(y, cov=ekf.S)
-        assert loglik == pytest.approx(expected, rel=1e-9)
+        # A log-likelihood is a log: an absolute error of 1e-9 is a likelihood within a factor
+        # 1 +- 1e-9, whatever its size. Near zero a relative tolerance alone means nothing.
+        assert loglik == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
 def kernel_jacobian_reference(x: np.ndarray, code: int, s: np.ndarray, rot: np.ndarray):
