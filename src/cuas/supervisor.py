@@ -29,6 +29,7 @@ from cuas.keys import client_keys, server_keys
 log = logging.getLogger("cuas")
 
 RESTART_BACKOFF_MAX_S = 30.0
+HEALTHY_RUN_S = 60.0  # a part that ran this long before dying restarts after 1 s again
 
 
 def setup_logging(level: str) -> None:
@@ -102,8 +103,16 @@ def _child(
 class _Part:
     role: str
     process: mp.Process | None = None
-    restarts: int = 0
+    restarts: int = 0  # since the last healthy run
     next_start: float = 0.0
+    started: float = 0.0  # time.monotonic() of the latest start
+
+    def restart_delay_s(self, died: float) -> float:
+        """Backoff before the next start: 1, 2, 4 ... 30 s for a part that keeps dying, but
+        1 s again once it has run ``HEALTHY_RUN_S`` (``died``: time.monotonic())."""
+        if died - self.started >= HEALTHY_RUN_S:
+            self.restarts = 0
+        return min(2.0**self.restarts, RESTART_BACKOFF_MAX_S)
 
 
 def _check_free(endpoint_host: str, port: int, what: str) -> None:
@@ -184,6 +193,7 @@ def run(
             daemon=False,
         )
         part.process.start()
+        part.started = time.monotonic()
 
     for part in parts:
         start(part)
@@ -199,7 +209,7 @@ def run(
                     continue
                 now = time.monotonic()
                 if part.next_start == 0.0:
-                    delay = min(2.0**part.restarts, RESTART_BACKOFF_MAX_S)
+                    delay = part.restart_delay_s(now)
                     part.next_start = now + delay
                     log.error(
                         "%s exited with code %s; restarting in %.0f s",

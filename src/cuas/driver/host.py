@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from cuas.config import SensorConfig
 from cuas.driver.api import DecodeError, Driver
 from cuas.driver.sources import RawFrame, Source, SourceExhausted, open_source
+from cuas.plausibility import Screen
 from cuas.replay.format import ReplayWriter
 from cuas.schema import SOURCE_ENDED, Detection, SensorState, SensorStatus
 
@@ -42,6 +43,10 @@ class FrameDecoder:
     counters: Counter[str] = field(default_factory=Counter)
     _seq: int = 0
     _reasons: set[str] = field(default_factory=set)
+    _screen: Screen = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._screen = Screen(f"driver {self.driver.sensor.sensor_id}", self.counters)
 
     def __call__(self, t_rx_unix: float, frame: bytes) -> list[Detection]:
         seq = self._seq
@@ -58,6 +63,7 @@ class FrameDecoder:
         except Exception as exc:  # a driver bug must not kill the link: count and go on
             self._malformed(f"driver error {type(exc).__name__}: {exc}", exc_info=True)
             return []
+        detections = self._screen.detections(detections)
         self.counters["detections"] += len(detections)
         return detections
 

@@ -26,6 +26,7 @@ from cuas.alerting.zones import build_zones, may_contact
 from cuas.config import DeploymentConfig, SensorConfig, SensorNoise
 from cuas.engine.identity import IdentityResolver
 from cuas.geo import EnuFrame
+from cuas.plausibility import Screen
 from cuas.schema import (
     Alert,
     Detection,
@@ -142,6 +143,7 @@ class FusionEngine:
         self.identities = {False: IdentityResolver(), True: IdentityResolver()}
         self.info: dict[int, _TrackInfo] = {}
         self.counters: Counter[str] = Counter()
+        self.screen = Screen("engine", self.counters)  # bus peers are not trusted to check
         self._presence: list[Detection] = []
         self._touched: set[int] = set()  # track ids updated since the last step
         self._late: list[Detection] = []  # behind the reorder buffer, for the next step
@@ -153,8 +155,9 @@ class FusionEngine:
         with the other late ones in time order, and the tracker applies it within its late
         tolerance or counts it. (Batched, not one by one: when the engine falls behind,
         everything arrives late, and one tracker call per detection would only fall further
-        behind.)"""
-        for det in detections:
+        behind.) Implausible detections (a NaN time, an altitude of 1e308) are counted and
+        skipped (``cuas.plausibility``)."""
+        for det in self.screen.detections(detections):
             self.counters["detections"] += 1
             if det.kind is MeasurementKind.PRESENCE:
                 self.counters["presence_detections"] += 1

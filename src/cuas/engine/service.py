@@ -54,8 +54,9 @@ def run_engine(config: DeploymentConfig, stop: threading.Event | None = None) ->
             taken = 0
             while msg is not None:  # take what is queued, then step once
                 if msg.topic == TOPIC_STATUS:
-                    pub.publish(TOPIC_STATUS, msg.items)
-                    engine.alerts.on_status(time.time(), msg.items)  # type: ignore[arg-type]
+                    statuses = engine.screen.statuses(msg.items)  # type: ignore[arg-type]
+                    pub.publish(TOPIC_STATUS, statuses)
+                    engine.alerts.on_status(time.time(), statuses)
                 else:
                     engine.ingest(msg.items)  # type: ignore[arg-type]
                 taken += 1
