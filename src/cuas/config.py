@@ -207,6 +207,19 @@ class AlertSection(_Section):
     breach_sigma: float = Field(
         2.0, ge=0, le=10, description="position standard deviations added around the path"
     )
+    hold_distance_m: float = Field(
+        100.0,
+        ge=0,
+        description="an open zone alert holds while its object is this close to the zone "
+        "(beyond its position margin), so a drone hovering at the edge keeps one alert",
+    )
+    identity_grace_s: float = Field(
+        3.0,
+        ge=0,
+        le=10,
+        description="a track this young in a Remote ID receiver's cover raises nothing yet, "
+        "so a friend's first Remote ID message can arrive (delays a new alert at most this)",
+    )
     presence_clear_after_s: float = Field(
         30.0, gt=0, description="an RF presence alert clears after this long unheard"
     )

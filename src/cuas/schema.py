@@ -171,9 +171,17 @@ class Track(_Model):
     velocity_enu_mps: tuple[float, float, float]
     position_std_m: float  # square root of the trace of the position covariance / 3
     object_class: ObjectClass = ObjectClass.UNKNOWN
-    class_source: str | None = None
+    class_source: str | None = None  # the source whose evidence weighed most in the class
+    # Posterior of each class from all the evidence (cuas.engine.classification); None: no
+    # class evidence yet. class_sources: every source that gave class evidence, strongest first.
+    class_belief: dict[str, float] | None = None
+    class_sources: list[str] = Field(default_factory=list)
     identity: Identity = Field(default_factory=Identity)
     identity_key: str | None = None  # the stable key identity association uses, e.g. "rid:..."
+    first_t_unix: float | None = None  # time of the track's first detection
+    # Warnings for the operator, e.g. "possible_spoof": a message carrying this track's
+    # identity was heard where the object cannot be (cuas.engine.identity).
+    flags: list[str] = Field(default_factory=list)
     pilot: GeoPoint | None = None
     home: GeoPoint | None = None  # take-off/home point (Remote ID System, DJI DroneID)
     friendly: str | None = None  # the friend list entry its identity matches, if any

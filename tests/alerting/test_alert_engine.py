@@ -65,13 +65,16 @@ def test_hysteresis_keeps_one_alert_on_a_boundary_and_clears_after_leaving(store
     for t in range(1, 8):
         e = 101.0 if t % 2 else 99.0
         assert eng.evaluate(float(t), [trk("T1", e, 0, t=t)], []) == []
-    # then stays outside the inner zone (still inside outer) for longer than clear_after_s
+    # then stays outside the inner zone, beyond its hold distance (100 m), still inside
+    # outer, for longer than clear_after_s
     changed = []
     for t in range(8, 16):
-        changed += eng.evaluate(float(t), [trk("T1", 150, 0, t=t)], [])
+        changed += eng.evaluate(float(t), [trk("T1", 250, 0, t=t)], [])
     assert [(a.zone_id, a.state) for a in changed] == [("inner", AlertState.CLEARED)]
-    # last inside at t=6 (the wobble ends outside at t=7): cleared once 5 s have passed
-    assert changed[0].updated_t_unix == pytest.approx(12.0)
+    assert changed[0].reason == "outside Inner and over 100 m from it for 5 s"
+    # last held at t=7 (the wobble ends 1 m outside, within the hold distance): cleared once
+    # 5 s have passed
+    assert changed[0].updated_t_unix == pytest.approx(13.0)
     assert states(store, changed[0].alert_id) == [AlertState.RAISED, AlertState.CLEARED]
 
 

@@ -87,8 +87,11 @@ class _TrackInfo:
     class_source: str | None = None
     pilot: GeoPoint | None = None
     home: GeoPoint | None = None
+    first_t_unix: float = math.nan  # the track's first detection
 
     def merge(self, det: Detection) -> None:
+        if math.isnan(self.first_t_unix):
+            self.first_t_unix = det.t_unix
         for name, value in det.identity.model_dump(exclude_none=True).items():
             self.identity[name] = value
         if det.object_class is not ObjectClass.UNKNOWN:
@@ -386,6 +389,7 @@ class FusionEngine:
             class_source=info.class_source,
             identity=identity,
             identity_key=view.identity_key,
+            first_t_unix=None if math.isnan(info.first_t_unix) else info.first_t_unix,
             pilot=info.pilot,
             home=info.home,
             friendly=self.alerts.friend_of(identity, view.t_unix),

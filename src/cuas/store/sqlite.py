@@ -304,6 +304,40 @@ class Store(Database):
             self._event(alert_id, t_unix, current.state, AlertState.CLEARED, "engine", reason)
             return self._get(alert_id)
 
+    def rekey(
+        self, alert_id: int, t_unix: float, object_key: str, reason: str, track: Track
+    ) -> Alert:
+        """The object of an open alert became known by an identity (e.g. ``track:T5`` became
+        ``rid:SERIAL``): the alert follows the new key, with an audit row whose state is
+        unchanged. A closed alert is returned as is."""
+        with self.write():
+            current = self._get(alert_id)
+            if current.state not in OPEN_ALERT_STATES:
+                return current
+            old = AlertEvidence.of_alert(current)
+            evidence = AlertEvidence.of_track(
+                track,
+                signature=old.signature,
+                sensor_id=old.sensor_id,
+                time_to_breach_s=old.time_to_breach_s,
+                breach_point=old.breach_point,
+            )
+            self._db.execute(
+                "UPDATE alerts SET object_key=?, updated_t=?, track_id=?, track_json=?,"
+                " evidence_json=? WHERE alert_id=? AND state=?",
+                (
+                    object_key,
+                    t_unix,
+                    track.track_id,
+                    track.model_dump_json(),
+                    evidence.model_dump_json(exclude_defaults=True),
+                    alert_id,
+                    current.state.value,
+                ),
+            )
+            self._event(alert_id, t_unix, current.state, current.state, "engine", reason)
+            return self._get(alert_id)
+
     def resolve(self, alert_id: int, operator: str, note: str | None, t_unix: float) -> Alert:
         """An operator closes a cleared alert, with a note on what it was."""
         with self.write():
