@@ -274,6 +274,7 @@ class SensorCoverage(_Section):
     (``orientation.yaw_deg``) out to ``range_m``, optionally between two elevations."""
 
     range_m: float = Field(gt=0, description="detection range, metres from the sensor")
+    min_range_m: float = Field(0.0, ge=0, description="blind range close to the sensor, metres")
     azimuth_width_deg: float = Field(
         360.0, gt=0, le=360, description="sector width centred on yaw_deg; 360 = all round"
     )
@@ -282,6 +283,10 @@ class SensorCoverage(_Section):
 
     @model_validator(mode="after")
     def _elevation_order(self) -> SensorCoverage:
+        if self.min_range_m >= self.range_m:
+            raise ValueError(
+                f"min_range_m ({self.min_range_m:g}) must be below range_m ({self.range_m:g})"
+            )
         low, high = self.min_elevation_deg, self.max_elevation_deg
         if low is not None and high is not None and low >= high:
             raise ValueError(
@@ -301,6 +306,12 @@ class SensorConfig(_Section):
     pd: float = Field(0.9, gt=0, le=1, description="probability of detecting a target in cover")
     clutter_per_scan: float = Field(0.0, ge=0, description="expected false detections per scan")
     latency_s: float = Field(0.0, ge=0, description="typical delay from event to receipt")
+    revisit_s: float | None = Field(
+        None,
+        gt=0,
+        description="how often the sensor can see one object: a radar's rotation, a "
+        "receiver's broadcast or report interval; unset: learned from its detections",
+    )
     options: dict[str, Any] = Field(default_factory=dict)
     exercise: bool = Field(
         False,

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from cuas.tracking import Tracker, TrackerConfig, TrackView
+from cuas.tracking.coverage import SensorSight
 
 SIGMA_M = 10.0  # measurement noise std per ENU axis, m
 R1 = np.eye(3) * SIGMA_M**2  # m^2
@@ -110,28 +111,23 @@ def test_single_noisy_target_confirms_after_m_of_n_and_tracks_accurately() -> No
 def test_m_of_n_counts_misses_only_from_sensors_that_updated_the_track() -> None:
     p = np.array([0.0, 0.0, 100.0])
     nothing = np.empty((0, 3))
+    every_second = {s: SensorSight(revisit_s=1.0) for s in ("s1", "s2")}
 
-    def status_after(plan: list[tuple[str, bool]]) -> list[str]:
-        tracker = Tracker(TrackerConfig(confirm_hits=3, confirm_window=4))
+    def status_after(plan: list[tuple[float, str, bool]]) -> list[str]:
+        tracker = Tracker(TrackerConfig(confirm_hits=3, confirm_window=4), sensors=every_second)
         out = []
-        for t, (sensor, seen) in enumerate(plan):
-            scan(tracker, float(t), [p] if seen else nothing, sensor=sensor)
+        for t, sensor, seen in plan:
+            scan(tracker, t, [p] if seen else nothing, sensor=sensor)
             out.append(tracker.tracks()[0].status)
         return out
 
     # s1 misses push the early hit out of the window: H M M M H H -> 2 of 4, then H -> 3 of 4
-    plan = [
-        ("s1", True),
-        ("s1", False),
-        ("s1", False),
-        ("s1", False),
-        ("s1", True),
-        ("s1", True),
-        ("s1", True),
-    ]
+    plan = [(0.0, "s1", True)] + [(t, "s1", False) for t in (1.0, 2.0, 3.0)]
+    plan += [(t, "s1", True) for t in (4.0, 5.0, 6.0)]
     assert status_after(plan) == ["tentative"] * 6 + ["confirmed"]
     # empty scans of a sensor that never saw the track are not opportunities: H M H H
-    plan = [("s1", True), ("s1", False), ("s1", True), ("s2", False), ("s2", False), ("s1", True)]
+    plan = [(0.0, "s1", True), (1.0, "s1", False), (2.0, "s1", True)]
+    plan += [(2.3, "s2", False), (2.6, "s2", False), (3.0, "s1", True)]
     assert status_after(plan) == ["tentative"] * 5 + ["confirmed"]
 
 

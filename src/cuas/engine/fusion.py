@@ -39,6 +39,7 @@ from cuas.schema import (
 )
 from cuas.store.sqlite import Store
 from cuas.tracking import Tracker, TrackerConfig, TrackView
+from cuas.tracking.coverage import SensorSight
 from cuas.tracking.measurement import (
     BEARING_AZ,
     BEARING_AZ_EL,
@@ -76,6 +77,24 @@ def _sensor_model(sensor: SensorConfig | None, frame: EnuFrame) -> _SensorModel:
     rot_local = local.rotate_to_enu(site_axes_ecef).T
     enu = frame.from_geodetic(pos.lat_deg, pos.lon_deg, alt).reshape(3)
     return _SensorModel(sensor.noise, enu, rot_local)
+
+
+def _sensor_sight(sensor: SensorConfig, model: _SensorModel) -> SensorSight:
+    """Where and how often the sensor can see, for the tracker's M-of-N opportunities."""
+    cover = sensor.coverage
+    if cover is None:
+        return SensorSight(revisit_s=sensor.revisit_s)
+    return SensorSight(
+        model.enu_m,
+        model.rot_local,
+        range_m=cover.range_m,
+        min_range_m=cover.min_range_m,
+        yaw_deg=sensor.orientation.yaw_deg,
+        azimuth_width_deg=cover.azimuth_width_deg,
+        min_elevation_deg=-90.0 if cover.min_elevation_deg is None else cover.min_elevation_deg,
+        max_elevation_deg=90.0 if cover.max_elevation_deg is None else cover.max_elevation_deg,
+        revisit_s=sensor.revisit_s,
+    )
 
 
 @dataclass
@@ -127,7 +146,11 @@ class FusionEngine:
         # the store hands out blocks of numbers and the engine takes another before it runs out.
         self._first_track_id = store.reserve("track_id", TRACK_ID_BLOCK)
         self._reserved_until = self._first_track_id + TRACK_ID_BLOCK
-        self.tracker = Tracker(TrackerConfig(**tracker_cfg), first_track_id=self._first_track_id)
+        self.sensors = {s.id: _sensor_model(s, self.frame) for s in config.sensors}
+        sights = {s.id: _sensor_sight(s, self.sensors[s.id]) for s in config.sensors}
+        self.tracker = Tracker(
+            TrackerConfig(**tracker_cfg), first_track_id=self._first_track_id, sensors=sights
+        )
         self.alerts = AlertEngine(
             build_zones(config.sites, self.frame),
             store,
@@ -137,7 +160,6 @@ class FusionEngine:
             sensors=config.sensors,
             watch_sensors=watch_sensors,
         )
-        self.sensors = {s.id: _sensor_model(s, self.frame) for s in config.sensors}
         self._unknown_sensor = _sensor_model(None, self.frame)
         lag_s = config.tracker.reorder_lag_s
         lag_s += max((s.latency_s for s in config.sensors), default=0.0)

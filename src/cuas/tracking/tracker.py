@@ -8,7 +8,7 @@ bookkeeping. Positions are local ENU in metres, velocities m/s, times Unix secon
 """
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +18,8 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
+from cuas.tracking.confirmation import OpportunityConfirmation
+from cuas.tracking.coverage import SensorSight
 from cuas.tracking.imm import imm_predict_batch, imm_predict_rows, imm_update_batch
 from cuas.tracking.jpda import association_probabilities, pair_log_likelihoods, pda_update_batch
 from cuas.tracking.measurement import (
@@ -60,6 +62,7 @@ _BUFFERS = (
     "_window",
     "_key",
     "_sensor_t",
+    "_chance_t",
     "_domain",
 )
 
@@ -127,10 +130,6 @@ class ScanResult:
     # or started; -1 if late or a pooled bearing
     track_ids: np.ndarray
     late: bool  # whole scan rejected as too old
-
-
-def _popcount(w: np.ndarray, nbits: int) -> np.ndarray:
-    return sum((w >> b) & 1 for b in range(nbits))
 
 
 @numba.njit(cache=True)
@@ -231,8 +230,17 @@ def _contiguous(
 
 
 class Tracker:
-    def __init__(self, config: TrackerConfig = TrackerConfig(), first_track_id: int = 1) -> None:
+    def __init__(
+        self,
+        config: TrackerConfig = TrackerConfig(),
+        first_track_id: int = 1,
+        sensors: Mapping[str, SensorSight] | None = None,
+    ) -> None:
+        """sensors: the cover and revisit period of sensors known in advance (see
+        :mod:`cuas.tracking.confirmation`); others charge misses once their period is learned."""
         self.config = config
+        self._sights = dict(sensors or {})
+        self._confirmation = OpportunityConfirmation(config.confirm_hits, config.confirm_window)
         self.clock = -math.inf  # newest accepted scan time, s
         self.counters: dict[str, int] = dict.fromkeys(
             (
@@ -252,7 +260,6 @@ class Tracker:
         )
         # chi-square gate per measurement dimension 1..4
         self._gates = chi2.ppf(config.gate_probability, np.arange(1, 5)).astype(np.float64)
-        self._window_mask = (1 << config.confirm_window) - 1
         if config.motion_model == "imm":
             w = config.imm_turn_rate_rad_s
             self._mode_names: tuple[str, ...] | None = IMM_MODES
@@ -281,6 +288,7 @@ class Tracker:
         self._window = np.zeros(cap, np.int64)  # last confirm_window opportunities, 1 = hit
         self._key = np.full(cap, None, dtype=object)
         self._sensor_t = np.full((cap, 0), np.nan)  # [row, sensor column] last update time
+        self._chance_t = np.full((cap, 0), np.nan)  # [row, sensor column] last opportunity
         self._domain = np.zeros(cap, np.int8)  # 0 the live picture, 1 an exercise
         self._sensor_col: dict[str, int] = {}
         self._key_to_id: dict[str, int] = {}
@@ -345,7 +353,6 @@ class Tracker:
         self.clock = max(self.clock, t_unix)
         col = self._column(sensor_id)
         n_before = self._n
-        seen_before = ~np.isnan(self._sensor_t[:n_before, col])
 
         rows = np.full(k, -1, np.int64)  # track row each detection goes to
         deferred = np.zeros(k, bool)  # repeats of a key first seen earlier in this scan
@@ -398,11 +405,7 @@ class Tracker:
                 self._pool_bearing(t_unix, col, j, codes, z, R, sensor, rot, identity_keys, domain)
 
         hit_rows = np.concatenate([rows[(rows >= 0) & ~soft], jpda_hits])
-        if k and all(key is not None for key in identity_keys):
-            # A message about identified objects (Remote ID, ADS-B) says nothing about the
-            # others that sensor hears: no missed opportunity for them.
-            seen_before = np.zeros_like(seen_before)
-        self._record_hits(t_unix, col, hit_rows, seen_before)
+        self._record_hits(t_unix, col, hit_rows, np.full(hit_rows.size, t_unix))
         return ScanResult(np.where(rows >= 0, self._id[np.maximum(rows, 0)], -1), late=False)
 
     def has_key(self, identity_key: str) -> bool:
@@ -423,6 +426,8 @@ class Tracker:
         the cost: there is nothing to associate, and a report about one object is no missed
         chance to see another. Keys must be distinct and held by live tracks (has_key);
         reports older than the tracker clock by more than the late tolerance are late (-1).
+        Misses of the tracks not reported are charged once, at the newest report's time (the
+        opportunity rule gives the same count either way).
         """
         t = np.ascontiguousarray(t_unix, dtype=np.float64).reshape(-1)
         codes, z, R, sensor, rot = _contiguous(batch)
@@ -456,7 +461,8 @@ class Tracker:
         used = np.flatnonzero(ok)
         self._predict_rows(rows[used], t[used])
         self._update(rows, used, codes, z, R, sensor, rot)
-        self._record_hits(t[used], col, rows[used], np.zeros(0, bool))
+        if used.size:
+            self._record_hits(float(t[used].max()), col, rows[used], t[used])
         return ScanResult(np.where(rows >= 0, self._id[np.maximum(rows, 0)], -1), late=False)
 
     def advance(self, t_unix: float) -> list[TrackView]:
@@ -848,7 +854,9 @@ class Tracker:
             domain,
         )
         # the other sensors whose bearings made the crossing updated the track too
-        self._sensor_t[row, used_cols[used_cols != col]] = t_unix
+        others = used_cols[used_cols != col]
+        self._sensor_t[row, others] = t_unix
+        self._chance_t[row, others] = t_unix
         return int(row)
 
     def _start_tracks(
@@ -880,6 +888,7 @@ class Tracker:
         self._last_update[rows] = t_unix
         self._window[rows] = 0
         self._sensor_t[rows] = np.nan
+        self._chance_t[rows] = np.nan
         self._domain[rows] = domain
         for row, tid, key in zip(rows, ids, keys, strict=True):
             self._key[row] = key
@@ -890,26 +899,26 @@ class Tracker:
         self.counters["tracks_started"] += m
         return rows
 
-    def _record_hits(
-        self, t_unix: float | np.ndarray, col: int, rows: np.ndarray, seen_before: np.ndarray
-    ) -> None:
-        """M-of-N window, hit counts, update times and confirmation after one scan (t_unix:
-        its time, or each hit row's own time)."""
+    def _record_hits(self, t_unix: float, col: int, rows: np.ndarray, hit_t: np.ndarray) -> None:
+        """M-of-N window, hit counts, update times and confirmation after one scan or burst of
+        reports of sensor col, whose newest is at t_unix: the detection j hit row rows[j] at
+        hit_t[j] (a row may repeat)."""
         n = self._n
-        hit = np.zeros(n, bool)
-        hit[rows] = True
-        opportunity = hit.copy()
-        opportunity[: seen_before.size] |= seen_before
-        window = self._window[:n]
-        window[opportunity] = ((window[opportunity] << 1) | hit[opportunity]) & self._window_mask
         np.add.at(self._hits, rows, 1)
-        self._last_update[rows] = np.maximum(self._last_update[rows], t_unix)
-        self._sensor_t[rows, col] = np.fmax(self._sensor_t[rows, col], t_unix)
-        rows = np.unique(rows)
+        order = np.lexsort((hit_t, rows))
+        rows, hit_t = rows[order], hit_t[order]
+        last = np.ones(rows.size, bool)  # each row once, at its newest hit
+        last[:-1] = rows[1:] != rows[:-1]
+        rows, hit_t = rows[last], hit_t[last]
+        self._confirmation.record(
+            t_unix, col, rows, hit_t, self._window[:n], self._chance_t[:n],
+            self._sensor_t[:n, col], self._x[:n], self._t[:n],
+        )  # fmt: skip
+        self._last_update[rows] = np.maximum(self._last_update[rows], hit_t)
+        self._sensor_t[rows, col] = np.fmax(self._sensor_t[rows, col], hit_t)
         status = self._status[rows]
         promote = (status == COASTING) | (
-            (status == TENTATIVE)
-            & (_popcount(window[rows], self.config.confirm_window) >= self.config.confirm_hits)
+            (status == TENTATIVE) & self._confirmation.confirmed(self._window[rows])
         )
         self.counters["tracks_confirmed"] += int(np.count_nonzero(promote & (status == TENTATIVE)))
         self._status[rows[promote]] = CONFIRMED
@@ -920,7 +929,15 @@ class Tracker:
             col = self._sensor_col[sensor_id] = len(self._sensor_col)
             nan_col = np.full((self._sensor_t.shape[0], 1), np.nan)
             self._sensor_t = np.hstack([self._sensor_t, nan_col])
+            self._chance_t = np.hstack([self._chance_t, nan_col])
+            self._confirmation.declare(col, self._sights.get(sensor_id))
         return col
+
+    def declare_sensor(self, sensor_id: str, sight: SensorSight) -> None:
+        """Tell the cover and revisit period of a sensor before its first scan."""
+        if sensor_id in self._sensor_col:
+            raise ValueError(f"sensor {sensor_id!r} has already reported; declare it before")
+        self._sights[sensor_id] = sight
 
     def _reserve(self, extra: int) -> None:
         cap = self._x.shape[0]
@@ -943,7 +960,7 @@ class Tracker:
         status: str | None = None,
     ) -> list[TrackView]:
         cfg = self.config
-        hit_fraction = _popcount(self._window[rows], cfg.confirm_window) / cfg.confirm_window
+        hit_fraction = self._confirmation.hit_fraction(self._window[rows])
         std_m = np.sqrt(np.trace(P[:, :3, :3], axis1=1, axis2=2) / 3.0)
         quality = hit_fraction * cfg.quality_std_m / (cfg.quality_std_m + std_m)
         views = []
