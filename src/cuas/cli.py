@@ -66,9 +66,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from cuas.replay.deployment import replay_deployment
     from cuas.replay.pipeline import run_replay
 
-    config = load_config(args.config or default_config())
+    config = replay_deployment(args.file, args.config, default_config)
     out = open(args.out, "w", encoding="utf-8") if args.out else None  # noqa: SIM115
     try:
         summary = run_replay(config, args.file, speed=args.speed, out=out)
@@ -94,6 +95,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_record(args: argparse.Namespace) -> int:
     from cuas.driver.service import build_host
+    from cuas.replay.deployment import header_deployment
     from cuas.replay.format import ReplayWriter
 
     config = load_config(args.config)
@@ -101,6 +103,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         args.out,
         description=args.description,
         sensors={s.id: {"driver": s.driver} for s in config.sensors},
+        deployment=header_deployment(config),
     )
     counts = {"detections": 0}
 
@@ -373,10 +376,11 @@ def cmd_apikey(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from cuas.replay.deployment import replay_deployment
     from cuas.score.metrics import ScoreError
     from cuas.score.report import build_report, format_table, write_plots
 
-    config = load_config(args.config or default_config())
+    config = replay_deployment(args.replay, args.config, default_config)
     params = {"c_m": args.cutoff_m, "p": args.order, "approach_m": args.approach_m}
     try:
         report = build_report(
@@ -434,7 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = sub.add_parser("replay", help="play a replay file through drivers and tracker")
     replay.add_argument("file", type=Path)
-    replay.add_argument("--config", type=Path, help="deployment TOML for sites and sensors")
+    replay.add_argument(
+        "--config",
+        type=Path,
+        help="deployment TOML for sites and sensors (default: the one the file carries, else "
+        "the demo)",
+    )
     replay.add_argument(
         "--speed", type=_speed, default=None, help="1 = real time, N = N times, max (default)"
     )
@@ -522,7 +531,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--replay", type=Path, required=True, help="a replay file with truth")
     score.add_argument(
-        "--config", type=Path, help="deployment TOML: site, zones, sensors (default: the demo)"
+        "--config",
+        type=Path,
+        help="deployment TOML: site, zones, sensors (default: the file's own, else the demo)",
     )
     score.add_argument(
         "--tracks", type=Path, help="score this `cuas replay --out` file instead of running"

@@ -483,10 +483,11 @@ def test_sapient_node_registers_reports_status_and_detections():
     for det, obs in zip(detections, flat, strict=True):
         assert det.kind is MeasurementKind.RANGE_AZ_EL and det.flags == []
         assert det.t_unix == pytest.approx(obs.t_unix, abs=1e-6)
-        assert det.range_m == pytest.approx(obs.range_m, abs=1e-9)  # doubles
-        assert det.azimuth_rad == pytest.approx(obs.azimuth_rad, abs=1e-12)
-        assert det.elevation_rad == pytest.approx(obs.elevation_rad, abs=1e-12)
-        assert det.velocity_enu_mps == pytest.approx(obs.vel_enu_mps, abs=1e-12)
+        # doubles, rounded by the encoder to 1 mm, 1e-6 deg and 1 mm/s
+        assert det.range_m == pytest.approx(obs.range_m, abs=0.5e-3)
+        assert det.azimuth_rad == pytest.approx(obs.azimuth_rad, abs=math.radians(0.5e-6))
+        assert det.elevation_rad == pytest.approx(obs.elevation_rad, abs=math.radians(0.5e-6))
+        assert det.velocity_enu_mps == pytest.approx(obs.vel_enu_mps, abs=0.5e-3)
         expected = ObjectClass.UNKNOWN if obs.object_id is None else obs.object_class
         assert det.object_class is expected
         assert det.class_confidence == (None if obs.object_id is None else pytest.approx(0.9))
@@ -504,7 +505,7 @@ def test_sapient_location_reports_and_passive_rf_signal():
     detections, _, _ = run(spec, [scan], encoder)
     for det, obs in zip(detections, scan, strict=True):
         assert det.kind is MeasurementKind.POSITION
-        assert np.all(enu_error_m(det, obs) < 1e-6)
+        assert np.all(enu_error_m(det, obs) < 0.01)  # rounded to 1e-7 deg and 1 mm
         assert det.signature.freq_mhz == pytest.approx(2437.0)
         assert det.signature.rssi_dbm == pytest.approx(-71.5)
 

@@ -46,8 +46,7 @@ def scans(scenario, n_scans: int, sensor_index: int = 0, t_s: float = 5.0):
     """``n_scans`` scans of one sensor with every object where it is at ``t_s``."""
     motion = simulate_motion(scenario)
     model = SensorModel(scenario.sensors[sensor_index], sensor_index, scenario, motion, 1)
-    state = motion.state_at(t_s)
-    return [model.observe(t_s, *state) for _ in range(n_scans)]
+    return [model.observe(t_s, motion) for _ in range(n_scans)]
 
 
 # --- the scenario file ---------------------------------------------------------------
@@ -149,7 +148,7 @@ def test_radar_sees_birds_and_aircraft_remote_id_only_broadcasters_adsb_only_tra
         {"type": "manned_aircraft", "id": "silent", "start": [-300, 50, 300], "heading_deg": 90,
          "icao24": "4d2402", "transponder": False},
     ]  # fmt: skip
-    everywhere = {"max_range_m": 5000}
+    everywhere = {"max_range_m": 5000, "max_elevation_deg": 90}
     sensors = [
         radar(coverage=everywhere, pd=1.0),
         {"id": "rid", "driver": "odid_frames", "position": [0, 0], "coverage": everywhere,
@@ -218,8 +217,89 @@ def test_radar_radial_velocity_is_the_speed_along_the_line_of_sight():
         [radar(pd=1.0, coverage={"max_range_m": 9000}, noise={"radial_velocity_mps": 0.0})],
     )  # fmt: skip
     obs = scans(sc, 1, t_s=0.0)[0][0]
-    los = np.array([-3000, 2000, 300]) / np.linalg.norm([-3000, 2000, 300])
+    at = np.array([-3000 + 100 * (obs.t_unix - sc.start_unix), 2000, 300])  # at beam crossing
+    los = at / np.linalg.norm(at)
     assert obs.radial_velocity_mps == pytest.approx(100 * los[0], abs=1e-6)  # closing: negative
+
+
+def test_a_rotating_radar_times_each_plot_at_its_beam_crossing():
+    """Clockwise from north once per period from the rotation's start: a plot's time is the
+    start + azimuth / 360 x period, so the plots of one rotation carry different times."""
+    objects = [hover(f"d{k}", [300 * math.sin(a), 300 * math.cos(a), 50])
+               for k, a in enumerate(np.radians([10, 100, 190, 280]))]  # fmt: skip
+    sc = build(objects, [radar(pd=1.0, update_interval_s=4.0)])
+    [scan] = scans(sc, 1, t_s=5.0)
+    t0 = sc.start_unix + 5.0
+    offsets = {o.object_id: o.t_unix - t0 for o in scan}
+    for k, az_deg in enumerate([10, 100, 190, 280]):
+        assert offsets[f"d{k}"] == pytest.approx(az_deg / 360 * 4.0, abs=1e-6)
+    assert [o.object_id for o in scan] == ["d0", "d1", "d2", "d3"]  # in sweep order
+
+
+def test_a_rotating_radar_sends_each_sector_when_it_is_swept():
+    objects = [hover("east", [300, 0, 50]), hover("west", [-300, 0, 50])]
+    sc = build(objects, [radar(pd=1.0, update_interval_s=4.0, sectors=4)])
+    motion = simulate_motion(sc)
+    model = SensorModel(sc.sensors[0], 0, sc, motion, 1)
+    batches = model.batches(5.0, model.observe(5.0, motion))
+    t0 = sc.start_unix + 5.0
+    # east (90 deg) is swept in sector 2 of 4, ending at 2 s; west (270 deg) in sector 4
+    assert [(t - t0, [o.object_id for o in obs]) for t, obs in batches] == [
+        (pytest.approx(2.0), ["east"]),
+        (pytest.approx(4.0), ["west"]),
+    ]
+
+
+def test_a_radar_does_not_see_into_its_cone_of_silence_overhead():
+    objects = [hover("overhead", [20, 0, 200]), hover("low", [400, 0, 50])]
+    default = build(objects, [radar(pd=1.0)])
+    assert default.sensors[0].max_elevation_deg == 70.0
+    assert {o.object_id for o in scans(default, 1)[0]} == {"low"}
+    wide = build(objects, [radar(pd=1.0, coverage={"max_range_m": 1000, "max_elevation_deg": 89})])
+    assert {o.object_id for o in scans(wide, 1)[0]} == {"low", "overhead"}
+
+
+def test_per_object_reporters_report_each_object_at_its_own_time():
+    link = {"band": "2.4G", "protocol": "ELRS", "freq_mhz": 2440.0}
+    objects = [hover(f"d{k}", [100 * k, 200, 50], rf=link) for k in range(1, 6)]
+    sensors = [{"id": "df", "driver": "rfserial", "position": [0, 0, 5], "pd": 1.0,
+                "coverage": {"max_range_m": 5000}, "update_interval_s": 2.0}]  # fmt: skip
+    sc = build(objects, sensors)
+    motion = simulate_motion(sc)
+    model = SensorModel(sc.sensors[0], 0, sc, motion, 1)
+    first, second = model.observe(4.0, motion), model.observe(6.0, motion)
+    times = [o.t_unix - sc.start_unix for o in first]
+    assert len(set(times)) == 5 and all(4.0 <= t < 6.0 for t in times)
+    # each object keeps its phase: the next report of each comes one period later
+    later = {o.object_id: o.t_unix for o in second}
+    assert all(later[o.object_id] - o.t_unix == pytest.approx(2.0) for o in first)
+    batches = model.batches(4.0, first)
+    assert [len(obs) for _, obs in batches] == [1] * 5  # one message per object
+
+
+def test_a_radar_classifier_confuses_labels_at_the_configured_rates():
+    objects = [
+        hover("drone", [300, 0, 50]),
+        {"type": "bird", "id": "bird", "centre": [0, -300], "radius_m": 20},
+    ]
+    confusion = {"drone": {"unknown": 0.3}, "bird": {"drone": 0.2, "unknown": 0.3}}
+    sc = build(objects, [radar(pd=1.0, classifier=confusion, class_confidence=[0.6, 0.9])])
+    seen = [o for scan in scans(sc, 2000) for o in scan]
+    for true_class, row in confusion.items():
+        labels = [o.label.value for o in seen if o.object_class.value == true_class]
+        for label, p in row.items():
+            share = labels.count(label) / len(labels)
+            assert abs(share - p) < 4 * math.sqrt(p * (1 - p) / len(labels)), (true_class, label)
+        assert labels.count(true_class) / len(labels) == pytest.approx(
+            1 - sum(row.values()), abs=0.05
+        )
+    assert all(0.6 <= o.class_confidence <= 0.9 for o in seen)
+
+
+def test_a_classifier_row_summing_above_one_names_the_sensor_key():
+    with pytest.raises(ScenarioError, match=r"sensors\[0\].classifier.*sum to at most 1"):
+        build([hover("d", [0, 100, 50])],
+              [radar(classifier={"bird": {"drone": 0.7, "unknown": 0.5}})])  # fmt: skip
 
 
 def test_clutter_is_poisson_at_the_configured_rate_and_inside_the_cover():
@@ -304,7 +384,8 @@ def test_an_outage_sends_nothing(tmp_path):
     fast = [
         json.loads(f.data)[0]["t_unix"] - sc.start_unix for f in frames if f.sensor_id == "fast"
     ]
-    assert not [t for t in fast if 20 <= t < 30]
+    # scans starting in the outage send nothing; the last before it reports up to 1 s later
+    assert not [t for t in fast if 21 <= t < 30]
     assert [t for t in fast if 10 <= t < 20] and [t for t in fast if 30 <= t < 40]
     assert summary.scans_in_outage == {"fast": 10}
 

@@ -1,10 +1,11 @@
-"""The cuas replay file, version 1: raw sensor frames with their receive times, and truth.
+"""The cuas replay file, version 2: raw sensor frames with their receive times, and truth.
 
 JSON Lines, UTF-8, optionally gzip-compressed (detected from the first two bytes, not the
 file name). One record per line, each an object with a ``type``:
 
-    {"type": "header", "format": "cuas-replay", "version": 1, "created_unix": 1764400000.0,
-     "description": "...", "sensors": {"rid-1": {"driver": "dragonsync"}}}
+    {"type": "header", "format": "cuas-replay", "version": 2, "created_unix": 1764400000.0,
+     "description": "...", "sensors": {"rid-1": {"driver": "dragonsync"}},
+     "deployment": {"version": 1, "sites": [...], "sensors": [...]}}
     {"type": "frame", "t": 1764400000.25, "sensor": "rid-1", "data": "<frame as UTF-8 text>"}
     {"type": "frame", "t": 1764400000.50, "sensor": "radar-1", "b64": "<frame as base64>"}
     {"type": "truth", "t": 1764400000.25, "object": "drone-1", "object_class": "drone",
@@ -14,6 +15,13 @@ The header comes first. ``t`` is UNIX seconds at which the frame was received (f
 or the object was there (truth). A frame holds exactly the bytes the driver got from its
 transport: text frames are stored as ``data`` to stay readable, others as ``b64``.
 Records of an unknown ``type`` are skipped and counted, so newer files stay readable.
+
+``deployment`` (version 2; optional) is the deployment the file was made with: the
+``[[sites]]`` and ``[[sensors]]`` tables of a deployment TOML (and ``tracker`` and
+``alerts`` where they differ from the defaults) as JSON, each sensor's ``source``
+replaced by ``replay:``. ``cuas replay`` and ``cuas score`` use it unless given
+``--config`` (``cuas.replay.deployment``). Its own ``version`` counts changes of that
+table's layout. Version 1 files (no deployment) are still read.
 """
 
 from __future__ import annotations
@@ -36,7 +44,8 @@ from cuas.schema import ObjectClass
 log = logging.getLogger(__name__)
 
 FORMAT_NAME = "cuas-replay"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MAX_LINE_BYTES = 4 * 1024 * 1024
 
 
@@ -50,6 +59,7 @@ class Header:
     description: str
     sensors: dict[str, dict[str, Any]]
     created_unix: float | None = None
+    deployment: dict[str, Any] | None = None  # the deployment the file was made with
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,7 @@ def _parse(obj: dict[str, Any]) -> Frame | Truth | Header | None:
             str(obj.get("description", "")),
             dict(obj.get("sensors", {})),
             obj.get("created_unix"),
+            obj.get("deployment"),
         )
     return None
 
@@ -129,11 +140,13 @@ class ReplayReader:
                 f"{self.path}: not a cuas replay file (the first line must be a header with "
                 f'"format": "{FORMAT_NAME}")'
             )
-        if first.get("version") != FORMAT_VERSION:
+        if first.get("version") not in READABLE_VERSIONS:
             raise ReplayFormatError(
                 f"{self.path}: replay format version {first.get('version')!r}; "
-                f"this build reads version {FORMAT_VERSION}"
+                f"this build reads versions {', '.join(map(str, READABLE_VERSIONS))}"
             )
+        if not isinstance(first.get("deployment", {}), dict):
+            raise ReplayFormatError(f"{self.path}: the header's deployment is not an object")
         header = _parse(first)
         assert isinstance(header, Header)
         return header
@@ -186,6 +199,7 @@ class ReplayWriter:
     description: str = ""
     sensors: dict[str, dict[str, Any]] = field(default_factory=dict)
     created_unix: float | None = None  # defaults to now; fixed for reproducible files
+    deployment: dict[str, Any] | None = None  # cuas.replay.deployment.header_deployment
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -198,16 +212,17 @@ class ReplayWriter:
             self._fh = io.TextIOWrapper(gz, encoding="utf-8")
         else:
             self._fh = self.path.open("w", encoding="utf-8")
-        self._write(
-            {
-                "type": "header",
-                "format": FORMAT_NAME,
-                "version": FORMAT_VERSION,
-                "created_unix": round(self.created_unix or time.time(), 3),
-                "description": self.description,
-                "sensors": self.sensors,
-            }
-        )
+        header = {
+            "type": "header",
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "created_unix": round(self.created_unix or time.time(), 3),
+            "description": self.description,
+            "sensors": self.sensors,
+        }
+        if self.deployment is not None:
+            header["deployment"] = self.deployment
+        self._write(header)
 
     def _write(self, obj: dict[str, Any]) -> None:
         line = json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n"

@@ -32,7 +32,6 @@ class ReplaySummary:
     detections: int = 0
     malformed_frames: int = 0
     malformed_lines: int = 0
-    unknown_sensor_frames: int = 0
     truth_records: int = 0
     tracks_seen: set[str] = field(default_factory=set)
     confirmed_tracks: set[str] = field(default_factory=set)
@@ -47,7 +46,6 @@ class ReplaySummary:
             "detections": self.detections,
             "malformed_frames": self.malformed_frames,
             "malformed_lines": self.malformed_lines,
-            "unknown_sensor_frames": self.unknown_sensor_frames,
             "truth_records": self.truth_records,
             "tracks": len(self.tracks_seen),
             "confirmed_tracks": len(self.confirmed_tracks),
@@ -134,8 +132,10 @@ def run_replay(
         decoder = decoders.get(record.sensor_id)
         summary.frames += 1
         if decoder is None:
-            summary.unknown_sensor_frames += 1
-            continue
+            raise ConfigError(
+                f"{path}: a frame at t={record.t_unix:.3f} is from sensor {record.sensor_id!r}, "
+                "which neither the config nor the file's header knows; pass a --config with it"
+            )
         detections = decoder(record.t_unix, record.data)
         summary.detections += len(detections)
         engine.ingest(detections)

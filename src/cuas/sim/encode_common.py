@@ -63,6 +63,13 @@ class Observation:
     rssi_dbm: float | None
     freq_mhz: float | None
     sensor_track_id: int | None  # the sensor's own track number
+    reported_class: ObjectClass | None = None  # a classifier's label; None: the true class
+    class_confidence: float | None = None  # the classifier's confidence in its label
+
+    @property
+    def label(self) -> ObjectClass:
+        """The class the sensor reports: its classifier's label, else the truth."""
+        return self.object_class if self.reported_class is None else self.reported_class
 
 
 def scan_time(observations: list[Observation], state: EncoderState) -> float | None:

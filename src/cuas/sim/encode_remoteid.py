@@ -123,8 +123,14 @@ def location_fields(obs: Observation) -> LocationFields:
         lat_raw=latlon_raw(obs.lat_deg),
         lon_raw=latlon_raw(obs.lon_deg),
         geodetic_alt_raw=altitude_raw(obs.alt_m),
-        timestamp_raw=round((obs.t_unix % 3600.0) * 10),
+        timestamp_raw=hour_tenths(obs.t_unix),
     )
+
+
+def hour_tenths(t_unix: float) -> int:
+    """F3411 Location timestamp: tenths of a second since the full UTC hour, 0-35999; it
+    rolls over to 0 at the hour (the receiver takes the hour from its own clock)."""
+    return round(t_unix * 10) % 36_000
 
 
 def _header(message_type: int) -> int:

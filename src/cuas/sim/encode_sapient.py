@@ -13,7 +13,8 @@ DetectionReport per observation:
                     observation has them (by default whenever it has an azimuth)
     location        LAT_LNG_DEG_M, WGS84_E: x = longitude, y = latitude, z = altitude
     classification  a class tree: Air Vehicle / UAV Rotary Wing, Air Vehicle / Manned
-                    Fixed Wing, Animal / Bird (none for unknown)
+                    Fixed Wing, Animal / Bird (none for unknown): the sensor's classifier
+                    label with its confidence where it has one, else the true class
     enu_velocity    east/north/up m/s
     signal          (PASSIVE_RF nodes) centre frequency MHz, amplitude dBm
 
@@ -22,6 +23,9 @@ files) through protobuf's JSON mapping, field names as in the ICD. Each frame is
 serialised ``SapientMessage`` without its length prefix: the host cuts TCP streams at the
 4-byte little-endian length and records what is after it. :func:`sapient_wire` adds it back.
 ULIDs and the node UUID are derived from the sensor id and the time, so runs repeat.
+SAPIENT carries doubles; numbers are rounded to a resolution far below any sensor's error
+(1e-7 deg in latitude and longitude, 1 mm, 1e-6 deg in angles, 1 mm/s), so that the bytes
+do not depend on the last bit of a floating-point result on one CPU or another.
 """
 
 from __future__ import annotations
@@ -125,15 +129,20 @@ def _registration(spec: SensorSpec, t_unix: float, node_type: str, interval_s: f
     return _message(spec, t_unix, {"registration": registration})
 
 
+LATLON_DECIMALS = 7
+METRE_DECIMALS = 3
+ANGLE_DECIMALS = 6
+
+
 def _location(lat_deg: float, lon_deg: float, alt_m: float | None) -> dict[str, Any]:
     loc: dict[str, Any] = {
-        "x": lon_deg,
-        "y": lat_deg,
+        "x": round(lon_deg, LATLON_DECIMALS),
+        "y": round(lat_deg, LATLON_DECIMALS),
         "coordinateSystem": "LOCATION_COORDINATE_SYSTEM_LAT_LNG_DEG_M",
         "datum": "LOCATION_DATUM_WGS84_E",
     }
     if alt_m is not None:
-        loc["z"] = alt_m
+        loc["z"] = round(alt_m, METRE_DECIMALS)
     return loc
 
 
@@ -173,24 +182,29 @@ def _detection(
     fields: dict[str, Any] = {
         "reportId": ulid(obs.t_unix, f"{spec.id}:detection:{seq}"),
         "objectId": _object_ulid(spec, obs, state, seq),
-        "enuVelocity": dict(zip(("eastRate", "northRate", "upRate"), obs.vel_enu_mps, strict=True)),
+        "enuVelocity": {
+            key: round(v, METRE_DECIMALS)
+            for key, v in zip(("eastRate", "northRate", "upRate"), obs.vel_enu_mps, strict=True)
+        },
     }
     if report == "range_bearing" or (report == "auto" and obs.azimuth_rad is not None):
         if obs.azimuth_rad is None:
             raise ValueError(f"sensor {spec.id}: a range_bearing report needs an azimuth")
         rb: dict[str, Any] = {
-            "azimuth": math.degrees(obs.azimuth_rad) % 360.0,
+            "azimuth": round(math.degrees(obs.azimuth_rad) % 360.0, ANGLE_DECIMALS) % 360.0,
             "coordinateSystem": "RANGE_BEARING_COORDINATE_SYSTEM_DEGREES_M",
             "datum": "RANGE_BEARING_DATUM_TRUE",
         }
         if obs.range_m is not None:
-            rb["range"] = obs.range_m
+            rb["range"] = round(obs.range_m, METRE_DECIMALS)
         if obs.elevation_rad is not None:
-            rb["elevation"] = math.degrees(obs.elevation_rad)
+            rb["elevation"] = round(math.degrees(obs.elevation_rad), ANGLE_DECIMALS)
         fields["rangeBearing"] = rb
     else:
         fields["location"] = _location(obs.lat_deg, obs.lon_deg, obs.alt_m)
-    tree = _CLASS_TREE.get(obs.object_class)
+    tree = _CLASS_TREE.get(obs.label)
+    if obs.class_confidence is not None:
+        confidence = obs.class_confidence
     if tree is not None:
         sub = {"type": tree[1], "confidence": confidence, "level": 1}
         fields["classification"] = [{"type": tree[0], "confidence": confidence, "subClass": [sub]}]

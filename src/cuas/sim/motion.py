@@ -75,6 +75,19 @@ class Motion:
         alive = self.alive[:, k] & (self.alive[:, k1] | (f == 0.0))
         return pos, vel, alive
 
+    def states_at(self, t_s: NDArray) -> tuple[NDArray, NDArray, NDArray]:
+        """Like :meth:`state_at`, but object ``i`` at its own time ``t_s[i]``."""
+        n_steps = self.alive.shape[1]
+        x = np.clip(np.asarray(t_s, dtype=float) / self.dt_s, 0.0, n_steps - 1.0)
+        k = np.minimum(x.astype(int), max(n_steps - 2, 0))
+        f = (x - k)[:, None]
+        k1 = np.minimum(k + 1, n_steps - 1)
+        rows = np.arange(len(k))
+        pos = self.pos_enu_m[rows, k] * (1 - f) + self.pos_enu_m[rows, k1] * f
+        vel = self.vel_enu_mps[rows, k] * (1 - f) + self.vel_enu_mps[rows, k1] * f
+        alive = self.alive[rows, k] & (self.alive[rows, k1] | (f[:, 0] == 0.0))
+        return pos, vel, alive
+
 
 class _Guidance:
     """Wants a velocity at each step; may lift the descent limit or end the flight."""

@@ -332,7 +332,12 @@ class Coverage(_Strict):
     max_range_m: float = Field(gt=0, le=500_000)
     min_range_m: float = Field(0.0, ge=0)
     min_elevation_deg: float = Field(-90.0, ge=-90, le=90)
-    max_elevation_deg: float = Field(90.0, ge=-90, le=90)
+    max_elevation_deg: float | None = Field(
+        None,
+        ge=-90,
+        le=90,
+        description="top of cover; default 90, or 70 for a radar (its cone of silence above)",
+    )
     azimuth_deg: tuple[float, float] | None = Field(
         None, description="sector [from, to], clockwise, true north; default all round"
     )
@@ -341,7 +346,8 @@ class Coverage(_Strict):
     def _ordered(self) -> Coverage:
         if self.min_range_m >= self.max_range_m:
             raise _KeyError("min_range_m", "must be below max_range_m")
-        if self.min_elevation_deg >= self.max_elevation_deg:
+        top = 90.0 if self.max_elevation_deg is None else self.max_elevation_deg
+        if self.min_elevation_deg >= top:
             raise _KeyError("min_elevation_deg", "must be below max_elevation_deg")
         return self
 
@@ -381,6 +387,30 @@ DRIVER_KINDS: dict[str, SensorKind] = {
 }
 DRIVERS = (*DRIVER_KINDS, "sapient")
 
+#: a rotating radar's default top of cover: above it, the cone of silence over the antenna
+RADAR_MAX_ELEVATION_DEG = 70.0
+
+ClassName = Literal["drone", "bird", "manned_aircraft", "unknown"]
+
+
+def _confusion(value: Any) -> Any:
+    """``{true class: {label: probability}}``; each row sums to at most 1 (the rest: truth)."""
+    if not isinstance(value, dict):
+        return value
+    for true_class, row in value.items():
+        if not isinstance(row, dict):
+            raise ValueError(f"{true_class}: a row is a table {{label = probability}}")
+        total = sum(float(p) for p in row.values())
+        if any(float(p) < 0 for p in row.values()) or total > 1.0 + 1e-9:
+            raise ValueError(
+                f"{true_class}: label probabilities must be 0 or more and sum to at most 1 "
+                f"(they sum to {total:g}); the rest goes to the true class"
+            )
+    return value
+
+
+Confusion = Annotated[dict[ClassName, dict[ClassName, float]], BeforeValidator(_confusion)]
+
 
 class SensorSpec(_Strict):
     """A simulated sensor: where it is, what it sees, how well, and how it speaks.
@@ -399,7 +429,23 @@ class SensorSpec(_Strict):
     noise: SimNoise = Field(default_factory=SimNoise)
     pd: float = Field(0.9, ge=0, le=1, description="per scan, for an object in cover")
     clutter_per_scan: float = Field(0.0, ge=0, le=1000, description="radar and RF only")
-    update_interval_s: float = Field(1.0, gt=0, le=60)
+    update_interval_s: float = Field(
+        1.0, gt=0, le=60, description="a radar's rotation period; others: report period"
+    )
+    scan: Literal["rotating", "staring"] = Field(
+        "rotating",
+        description="radars: a rotating beam times each plot at its crossing (clockwise from "
+        "north at each rotation's start); staring: one time for all plots of a scan",
+    )
+    sectors: int = Field(8, ge=1, le=256, description="rotating radar: frames per rotation")
+    classifier: Confusion | None = Field(
+        None,
+        description="radar/RF class labels: {true class: {label: probability}}; e.g. "
+        "bird = {drone = 0.2, unknown = 0.3} labels birds UAV one time in five",
+    )
+    class_confidence: tuple[float, float] = Field(
+        (0.55, 0.95), description="range of the confidence sent with a label (uniform)"
+    )
     latency_s: float = Field(0.0, ge=0, le=60, description="from observation to receipt")
     latency_jitter_s: float = Field(0.0, ge=0, le=10, description="uniform, added")
     outages: list[Outage] = Field(default_factory=list)
@@ -415,10 +461,32 @@ class SensorSpec(_Strict):
     def in_outage(self, t_s: float) -> bool:
         return any(o.start_s <= t_s < o.end_s for o in self.outages)
 
+    @property
+    def max_elevation_deg(self) -> float:
+        """Top of cover: as given, else 90 (a radar: its cone of silence above 70)."""
+        top = self.coverage.max_elevation_deg
+        if top is not None:
+            return top
+        return RADAR_MAX_ELEVATION_DEG if self.kind == "radar" else 90.0
+
+    @property
+    def rotating(self) -> bool:
+        return self.kind == "radar" and self.scan == "rotating"
+
+    @property
+    def per_object(self) -> bool:
+        """Reports each object on its own schedule (RF nodes, Remote ID, ADS-B), not by scan."""
+        return self.kind in ("rf", "remote_id", "adsb")
+
     @model_validator(mode="after")
     def _clutter(self) -> SensorSpec:
         if self.clutter_per_scan and self.kind not in ("radar", "rf"):
             raise _KeyError("clutter_per_scan", f"a {self.kind} sensor reports no clutter")
+        if self.classifier and self.kind not in ("radar", "rf"):
+            raise _KeyError("classifier", f"a {self.kind} sensor sends no class labels")
+        lo, hi = self.class_confidence
+        if not 0 < lo <= hi <= 1:
+            raise _KeyError("class_confidence", "must be [low, high] with 0 < low <= high <= 1")
         return self
 
 

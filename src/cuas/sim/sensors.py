@@ -14,8 +14,23 @@ Four physics, by ``SensorSpec.kind``:
   or presence only; RSSI with noise; Poisson false alarms.
 
 An object in cover is seen with probability ``pd`` per scan. Each sensor draws from its
-own generator seeded from (scenario seed, sensor index), so adding a sensor does not
+own generators seeded from (scenario seed, sensor index), so adding a sensor does not
 change what the others see.
+
+When, as real sensors report (issue 10):
+
+* a rotating radar (``scan = "rotating"``, the default) sweeps clockwise from north once per
+  ``update_interval_s`` from a random start phase; each plot carries the time its beam
+  crossed the object (rotation start + azimuth / 360 deg x period), so the plots of one
+  rotation carry different times. They go out per sector (``sectors`` frames a rotation),
+  each when its sector is swept. Above ``max_elevation_deg`` (default 70 deg for a radar)
+  is its cone of silence.
+* RF nodes, Remote ID receivers and ADS-B feeds report each object on its own schedule:
+  every object has its own phase in the report period, and each report is its own batch
+  (its own latency jitter in the run loop).
+* a ``classifier`` confusion table labels plots wrongly part of the time (aircraft and
+  birds as UAV, drones as unknown); the label and a confidence go out where the protocol
+  has a class field (SAPIENT).
 """
 
 from __future__ import annotations
@@ -30,6 +45,8 @@ from cuas.schema import ObjectClass
 from cuas.sim.encode_common import Observation
 from cuas.sim.motion import Motion, SimObject
 from cuas.sim.scenario import Scenario, SensorSpec
+
+Batch = tuple[float, list[Observation]]  # (t_unix the batch is sent, its observations)
 
 RID_EIRP_DBM = 10.0  # Bluetooth/Wi-Fi Remote ID broadcast, a typical module
 RID_FREQ_MHZ = 2437.0
@@ -60,6 +77,8 @@ class SensorModel:
         self.frame = scenario.frame
         self.start_unix = scenario.start_unix
         self.rng = np.random.default_rng([seed, 2, index])
+        self.timing_rng = np.random.default_rng([seed, 4, index])
+        self.class_rng = np.random.default_rng([seed, 5, index])
         p = spec.position
         self.pos_enu_m = self.frame.from_geodetic(p.lat_deg, p.lon_deg, p.alt_m)
         self.objects = motion.objects
@@ -67,6 +86,10 @@ class SensorModel:
         self.freq_mhz = np.array([o.rf.freq_mhz if o.rf else RID_FREQ_MHZ for o in self.objects])
         self.eirp_dbm = np.array([o.rf.eirp_dbm if o.rf else RID_EIRP_DBM for o in self.objects])
         self.phase_s = float(self.rng.uniform(0.0, spec.update_interval_s))
+        # each object's own report phase within the period (per-object reporters)
+        self.object_offset_s = self.timing_rng.uniform(
+            0.0, spec.update_interval_s, len(self.objects)
+        )
         self.track_ids: dict[str, int] = {}
 
     def _can_see(self, obj: SimObject) -> bool:
@@ -93,7 +116,7 @@ class SensorModel:
         el = np.arctan2(rel_enu_m[:, 2], horiz)
         mask = (rng_m >= cov.min_range_m) & (rng_m <= cov.max_range_m)
         mask &= (el >= math.radians(cov.min_elevation_deg)) & (
-            el <= math.radians(cov.max_elevation_deg)
+            el <= math.radians(self.spec.max_elevation_deg)
         )
         if cov.azimuth_deg is not None:
             a0, a1 = cov.azimuth_deg
@@ -102,10 +125,25 @@ class SensorModel:
                 mask &= np.mod(np.degrees(az) - a0, 360.0) <= width
         return mask, rng_m, az, el
 
-    def observe(self, t_s: float, pos: NDArray, vel: NDArray, alive: NDArray) -> list[Observation]:
-        """What the sensor reports of a scan at ``t_s`` (noise, Pd and clutter applied)."""
+    def object_times_s(self, t_s: float, motion: Motion) -> NDArray:
+        """When each object is seen in the scan starting at ``t_s``: at its beam crossing
+        (rotating radar), at its own report phase (per-object reporters), else at ``t_s``."""
+        spec = self.spec
+        if spec.rotating:
+            pos0 = motion.state_at(t_s)[0]
+            rel0 = pos0 - self.pos_enu_m
+            az0 = _wrap_2pi(np.arctan2(rel0[:, 0], rel0[:, 1]))
+            return t_s + az0 / (2 * math.pi) * spec.update_interval_s
+        if spec.per_object:
+            return t_s + self.object_offset_s
+        return np.full(len(self.objects), t_s)
+
+    def observe(self, t_s: float, motion: Motion) -> list[Observation]:
+        """What the sensor reports of the scan starting at ``t_s`` (noise, Pd, clutter and
+        class confusion applied), each observation at its own time."""
         spec, rng, noise = self.spec, self.rng, self.spec.noise
-        t_unix = self.start_unix + t_s
+        t_obj_s = self.object_times_s(t_s, motion)
+        pos, vel, alive = motion.states_at(t_obj_s)
         rel = pos - self.pos_enu_m
         mask, rng_m, az, el = self.in_cover(rel)
         rssi = self.eirp_dbm - fspl_db(rng_m, self.freq_mhz)
@@ -142,7 +180,7 @@ class SensorModel:
             obj = self.objects[i]
             out.append(
                 self._observation(
-                    t_unix,
+                    self.start_unix + float(t_obj_s[i]),
                     obj,
                     float(lat[j]),
                     float(lon[j]),
@@ -155,10 +193,46 @@ class SensorModel:
                     float(rssi_seen[j]),
                 )
             )
-        out += self._clutter(t_unix)
-        if spec.kind == "radar":
-            out.sort(key=lambda o: o.azimuth_rad or 0.0)  # plots come out as the beam sweeps
+        out += self._clutter(t_s)
+        if spec.classifier:
+            out = [self._labelled(o) for o in out]
+        out.sort(key=lambda o: o.t_unix)  # as the beam sweeps, or as each report comes
         return out
+
+    def _labelled(self, obs: Observation) -> Observation:
+        """The classifier's label for one report, drawn from its confusion row, and a
+        confidence that says nothing about whether the label is right."""
+        assert self.spec.classifier is not None
+        row = self.spec.classifier.get(obs.object_class.value, {})
+        u = float(self.class_rng.random())
+        lo, hi = self.spec.class_confidence
+        confidence = round(float(self.class_rng.uniform(lo, hi)), 3)
+        label = obs.object_class
+        for name, p in sorted(row.items()):
+            if u < p:
+                label = ObjectClass(name)
+                break
+            u -= p
+        return replace(obs, reported_class=label, class_confidence=confidence)
+
+    def batches(self, t_s: float, observations: list[Observation]) -> list[Batch]:
+        """The observations of one scan as the sensor sends them: per sector swept (rotating
+        radar), per report (per-object reporters), else all at once; at least one batch, so
+        that status messages go out on scans that saw nothing."""
+        spec = self.spec
+        t_scan = self.start_unix + t_s
+        if not observations:
+            return [(t_scan, [])]
+        if spec.per_object:
+            return [(o.t_unix, [o]) for o in observations]
+        if not spec.rotating:
+            return [(t_scan, observations)]
+        sector_s = spec.update_interval_s / spec.sectors
+        by_sector: dict[int, list[Observation]] = {}
+        for o in observations:
+            k = min(int((o.t_unix - t_scan) / sector_s), spec.sectors - 1)
+            by_sector.setdefault(k, []).append(o)
+        return [(t_scan + (k + 1) * sector_s, obs) for k, obs in sorted(by_sector.items())]
 
     def _polar_to_enu(self, r: NDArray, a: NDArray, e: NDArray) -> NDArray:
         horiz = r * np.cos(e)
@@ -213,8 +287,9 @@ class SensorModel:
     def _track_id(self, object_id: str) -> int:
         return self.track_ids.setdefault(object_id, len(self.track_ids) + 1)
 
-    def _clutter(self, t_unix: float) -> list[Observation]:
-        """Poisson false reports: radar plots low in cover, RF false alarms at any bearing."""
+    def _clutter(self, t_s: float) -> list[Observation]:
+        """Poisson false reports: radar plots low in cover (timed at their beam crossing),
+        RF false alarms at any bearing, at any time of the report period."""
         spec, rng = self.spec, self.rng
         if not spec.clutter_per_scan:
             return []
@@ -227,16 +302,22 @@ class SensorModel:
         else:
             a0, width = cov.azimuth_deg[0], (cov.azimuth_deg[1] - cov.azimuth_deg[0]) % 360
         a = _wrap_2pi(np.radians(a0 + rng.uniform(0.0, width, n)))
+        if self.spec.rotating:
+            t_unix = self.start_unix + t_s + a / (2 * math.pi) * spec.update_interval_s
+        elif spec.per_object:
+            t_unix = self.start_unix + t_s + self.timing_rng.uniform(0, spec.update_interval_s, n)
+        else:
+            t_unix = np.full(n, self.start_unix + t_s)
         out = []
         if spec.kind == "radar":
             # uniform over the area of the annulus, low in the elevation cover
             r = np.sqrt(rng.uniform(cov.min_range_m**2, cov.max_range_m**2, n))
-            el_hi = min(cov.max_elevation_deg, cov.min_elevation_deg + CLUTTER_MAX_ELEVATION_DEG)
+            el_hi = min(spec.max_elevation_deg, cov.min_elevation_deg + CLUTTER_MAX_ELEVATION_DEG)
             e = np.radians(rng.uniform(max(cov.min_elevation_deg, -2.0), el_hi, n))
             rv = rng.normal(0.0, 2.0, n)
             lat, lon, alt = self.frame.to_geodetic(self._polar_to_enu(r, a, e))
             for j in range(n):
-                obs = _clutter_obs(t_unix, float(lat[j]), float(lon[j]), float(alt[j]))
+                obs = _clutter_obs(float(t_unix[j]), float(lat[j]), float(lon[j]), float(alt[j]))
                 out.append(
                     replace(
                         obs,
@@ -251,7 +332,7 @@ class SensorModel:
         rssi = spec.sensitivity_dbm + rng.uniform(0.0, 6.0, n)
         p = spec.position
         for j in range(n):
-            obs = _clutter_obs(t_unix, p.lat_deg, p.lon_deg, p.alt_m or 0.0)
+            obs = _clutter_obs(float(t_unix[j]), p.lat_deg, p.lon_deg, p.alt_m or 0.0)
             out.append(
                 replace(
                     obs,

@@ -1,8 +1,10 @@
 """``cuas simulate``: a scenario through motion, sensor models and protocol encoders to a file.
 
-Each sensor scans at its own rate and phase; what it observes is turned by its driver's
-encoder (``cuas.sim.encoders.ENCODERS``) into the exact frames that driver decodes, and
-each frame is written at its receive time: observation time + latency (+ jitter). So
+Each sensor scans at its own rate and phase; what it observes (each object at its own time:
+a radar's beam crossing, an RF or Remote ID report's own instant, ``cuas.sim.sensors``) is
+sent in batches as the sensor sends them (per sector swept, per report), each turned by its
+driver's encoder (``cuas.sim.encoders.ENCODERS``) into the exact frames that driver decodes
+and written at its receive time: batch time + latency (+ jitter, drawn per batch). So
 frames of different sensors arrive out of order with respect to what they saw, as in
 the field, while each sensor's own frames stay in order (one link each). A sensor in an
 outage sends nothing at all. Truth for every object is written at a fixed rate. The
@@ -20,12 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
-from cuas.config import DeploymentConfig, SensorConfig, SensorNoise
+from cuas.config import (
+    DeploymentConfig,
+    SensorConfig,
+    SensorCoverage,
+    SensorNoise,
+)
 from cuas.geo import EnuFrame
+from cuas.replay.deployment import header_deployment
 from cuas.replay.format import ReplayWriter, Truth
 from cuas.sim.encode_common import SCAN_TIME_KEY, EncoderState
 from cuas.sim.motion import Motion, simulate_motion
-from cuas.sim.scenario import Scenario, ScenarioError
+from cuas.sim.scenario import Scenario, ScenarioError, SensorSpec
 from cuas.sim.sensors import SensorModel
 
 Encoder = Callable[..., list[bytes]]
@@ -120,6 +128,7 @@ def simulate(
             for s in scenario.sensors
         },
         created_unix=scenario.start_unix,
+        deployment=header_deployment(replay_config(scenario)),
     )
     site_frame = scenario.frame
     states: list[EncoderState] = [{} for _ in models]
@@ -142,17 +151,18 @@ def simulate(
                 if spec.in_outage(t_s):
                     summary.scans_in_outage[spec.id] += 1
                 else:
-                    observations = model.observe(t_s, *motion.state_at(t_s))
+                    observations = model.observe(t_s, motion)
                     summary.observations[spec.id] += len(observations)
-                    states[who][SCAN_TIME_KEY] = t_unix
-                    frames = encoders[who](spec, observations, states[who])
-                    jitter = float(jitter_rngs[who].uniform(0.0, spec.latency_jitter_s))
-                    t_rx = max(t_unix + spec.latency_s + jitter, last_rx[who])
-                    last_rx[who] = t_rx
-                    for frame in frames:
-                        heapq.heappush(pending, (t_rx, seq, (spec.id, frame)))
-                        seq += 1
-                    summary.frames[spec.id] += len(frames)
+                    for t_batch, batch in model.batches(t_s, observations):
+                        states[who][SCAN_TIME_KEY] = t_batch
+                        frames = encoders[who](spec, batch, states[who])
+                        jitter = float(jitter_rngs[who].uniform(0.0, spec.latency_jitter_s))
+                        t_rx = max(t_batch + spec.latency_s + jitter, last_rx[who])
+                        last_rx[who] = t_rx
+                        for frame in frames:
+                            heapq.heappush(pending, (t_rx, seq, (spec.id, frame)))
+                            seq += 1
+                        summary.frames[spec.id] += len(frames)
             # nothing still to come can be received before now
             while pending and pending[0][0] <= t_unix:
                 _write(writer, heapq.heappop(pending))
@@ -195,8 +205,10 @@ def _write(writer: ReplayWriter, item: tuple[float, int, Truth | tuple[str, byte
         writer.frame(t_unix, record[0], record[1])
 
 
-def replay_config(scenario: Scenario, replay_path: Path | str) -> DeploymentConfig:
-    """A deployment config that replays the simulated file: the scenario's site and sensors."""
+def replay_config(scenario: Scenario, replay_path: Path | str | None = None) -> DeploymentConfig:
+    """A deployment config that replays the simulated file: the scenario's site and sensors,
+    with what the simulation knows of each (revisit period, coverage). Sources name
+    ``replay_path`` when given (for ``cuas run``), else just ``replay:``."""
     sensors = []
     for s in scenario.sensors:
         n = s.noise
@@ -204,8 +216,10 @@ def replay_config(scenario: Scenario, replay_path: Path | str) -> DeploymentConf
             SensorConfig(
                 id=s.id,
                 driver=s.driver,
-                source=f"replay:{replay_path}?sensor={s.id}",
+                source="replay:" if replay_path is None else f"replay:{replay_path}?sensor={s.id}",
                 position=s.position,
+                coverage=sensor_coverage(s),
+                revisit_s=s.update_interval_s,
                 # the config's noise must be positive: a noiseless simulated sensor gets a floor
                 noise=SensorNoise(
                     position_m=max(n.position_m, 0.5),
@@ -221,3 +235,18 @@ def replay_config(scenario: Scenario, replay_path: Path | str) -> DeploymentConf
             )
         )
     return DeploymentConfig(sites=[scenario.site_model], sensors=sensors)
+
+
+def sensor_coverage(spec: SensorSpec) -> SensorCoverage | None:
+    """The config's coverage of a simulated sensor: range and elevation limits (the top is a
+    radar's cone of silence). None for a sector sensor: the config centres a sector on
+    ``orientation.yaw_deg``, which the drivers also add to relative bearings, while the
+    simulated sensors report true bearings."""
+    cov = spec.coverage
+    if cov.azimuth_deg is not None and (cov.azimuth_deg[1] - cov.azimuth_deg[0]) % 360.0:
+        return None
+    return SensorCoverage(
+        range_m=cov.max_range_m,
+        min_elevation_deg=cov.min_elevation_deg,
+        max_elevation_deg=spec.max_elevation_deg,
+    )
