@@ -202,6 +202,18 @@ class AlertScore:
         }
 
 
+def nearest_object(alert: Alert, paths: list[TruthPath], c_m: float) -> int | None:
+    """Index of the truth object nearest the alert's track snapshot at raise time, if within
+    ``c_m``; None when there is none (or no snapshot)."""
+    if alert.track is None or not paths:
+        return None
+    at = np.array([alert.raised_t_unix])
+    track_enu = np.array(alert.track.enu_m)
+    dist = np.array([np.linalg.norm(p.at(at)[0][0] - track_enu) for p in paths])
+    dist = np.where(np.isnan(dist), np.inf, dist)
+    return int(np.argmin(dist)) if dist.min() < c_m else None
+
+
 def score_alerts(
     paths: list[TruthPath],
     alerts: list[Alert],
@@ -228,14 +240,11 @@ def score_alerts(
         if alert.track is None:
             false.append(FalseAlert(alert, "no track snapshot to match"))
             continue
-        at = np.array([alert.raised_t_unix])
-        track_enu = np.array(alert.track.enu_m)
-        dist = np.array([np.linalg.norm(p.at(at)[0][0] - track_enu) for p in paths])
-        dist = np.where(np.isnan(dist), np.inf, dist)
-        if not len(dist) or dist.min() >= c_m:
+        nearest = nearest_object(alert, paths, c_m)
+        if nearest is None:
             false.append(FalseAlert(alert, f"no truth object within {c_m:g} m of the track"))
             continue
-        obj = objects[int(np.argmin(dist))]
+        obj = objects[nearest]
         if obj.object_class not in classes:
             false.append(FalseAlert(alert, f"{obj.object_id} is a {obj.object_class}"))
             continue

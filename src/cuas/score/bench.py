@@ -13,14 +13,19 @@ import platform
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cuas.config import ConfigError, DeploymentConfig, load_config
 from cuas.replay.format import ReplayFormatError
 from cuas.score.metrics import ScoreError
 from cuas.score.report import ProgressLine, ScoreReport, build_report
+
+if TYPE_CHECKING:
+    from cuas.score.outcome import ScenarioOutcome
+    from cuas.sim.scenario import Expect
 
 SECTION = "## bench"
 
@@ -31,6 +36,7 @@ class Case:
     replay: Path
     config: DeploymentConfig
     origin: str  # where it came from, for the table's caption
+    expect: dict[str, Expect] = field(default_factory=dict)  # the scenario's [expect]
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class Result:
     detections: int
     wall_s: float
     recording_s: float
+    outcome: ScenarioOutcome | None  # None: the case states no expected outcome
 
 
 def _simulator() -> tuple[Callable, Callable, Callable] | None:
@@ -78,7 +85,8 @@ def simulated_cases(
             continue
         bar.done()
         origin = f"`{_shown(path)}`, simulated (seed {scenario.seed}, {scenario.duration_s:g} s)"
-        cases.append(Case(scenario.name, replay, replay_config(scenario, replay), origin))
+        config = replay_config(scenario, replay)
+        cases.append(Case(scenario.name, replay, config, origin, dict(scenario.expect)))
     return cases
 
 
@@ -100,7 +108,12 @@ def run_case(case: Case, label: str) -> Result:
     t1 = t0 + float(report.tracks.t_unix[-1] - report.tracks.t_unix[0])
     summary = run_replay(case.config, case.replay, on_step=bar.over(t0, t1))
     bar.done()
-    return Result(case, report, summary.detections, summary.wall_s, summary.duration_s)
+    outcome = None
+    if case.expect:
+        from cuas.score.outcome import check_outcome
+
+        outcome = check_outcome(report.paths, report.alert_list, report.zones, case.expect)
+    return Result(case, report, summary.detections, summary.wall_s, summary.duration_s, outcome)
 
 
 def _fmt(value: float | None, spec: str, unit: str = "") -> str:
@@ -165,6 +178,39 @@ def case_table(result: Result) -> str:
     return "\n".join(lines)
 
 
+def outcome_table(results: list[Result]) -> str:
+    """One row per case: the alert outcome against its [expect], beside GOSPA and MOTA."""
+    lines = [
+        "### alert outcome",
+        "",
+        "Each scenario's `[expect]` tables (`cuas.score.outcome`): missed = a breaching drone "
+        "with no critical alert before its breach and >= its lead (20 s) ahead, or, taking off "
+        "inside, within 10 s; false = drone alerts on a friend, manned aircraft or bird "
+        "(ghost: on no object at all); warning = breach - first alert; lead = breach - first "
+        "critical alert; flaps = alerts beyond one per object and zone.",
+        "",
+        "| scenario | GOSPA mean | MOTA | drones to alert | missed | false (ghost) "
+        "| warning min / mean | lead min | flaps | outcome |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        out = result.outcome
+        if out is None:
+            continue
+        d = out.as_dict()
+        acc = result.report.tracks
+        verdict = "as expected" if not d["failures"] else f"{len(d['failures'])} failed"
+        lines.append(
+            f"| {result.case.name} | {_fmt(acc.as_dict()['gospa_mean_m'], '.1f', ' m')} "
+            f"| {_fmt(acc.clear_mot.mota, '.3f')} | {d['expected_alerts']} | {d['missed']} "
+            f"| {d['false_drone_alerts']} ({d['unmatched_alerts']}) "
+            f"| {_fmt(d['warning_s_min'], '+.1f', ' s')} / "
+            f"{_fmt(d['warning_s_mean'], '+.1f', ' s')} | {_fmt(d['lead_s_min'], '+.1f', ' s')} "
+            f"| {d['flaps']} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -178,7 +224,9 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs, {cpu}, Python {platform.python_version()}, {versions}"
 
 
-def section(results: list[Result], notes: list[str], failures: list[str]) -> str:
+def section(
+    results: list[Result], notes: list[str], failures: list[str], command: str = "cuas bench"
+) -> str:
     lines = [
         SECTION,
         "",
@@ -189,13 +237,18 @@ def section(results: list[Result], notes: list[str], failures: list[str]) -> str
         "comes from a second, unscored run of the same file; it includes reading and decoding "
         "the frames.",
         "",
-        "Command: `cuas bench --out benchmarks/RESULTS.md`",
+        f"Command: `{command}`",
         "",
         f"Machine: {machine()}.",
         "",
     ]
     lines += [f"Note: {n}" for n in notes] + [f"Failed: {f}" for f in failures]
     if notes or failures:
+        lines.append("")
+    if any(r.outcome is not None for r in results):
+        lines += [outcome_table(results), ""]
+        for r in results:
+            lines += [f"- {r.case.name}: {f}" for f in (r.outcome.failures() if r.outcome else [])]
         lines.append("")
     for result in results:
         lines += [case_table(result), ""]
@@ -241,7 +294,8 @@ def run_bench(
                 failures.append(f"{case.name}: {exc}")
     for line in notes + [f"failed: {f}" for f in failures]:
         print(f"cuas bench: {line}", file=sys.stderr)
-    text = section(results, notes, failures)
+    command = "cuas bench" + (f" --out {_shown(out)}" if out is not None else "")
+    text = section(results, notes, failures, command)
     print(text)
     if out is not None:
         old = out.read_text(encoding="utf-8") if out.is_file() else ""

@@ -218,12 +218,17 @@ def encode_sapient(
     observations: list[Observation],
     state: EncoderState,
     *,
-    node_type: str = "NODE_TYPE_RADAR",
+    node_type: str | None = None,
     status_interval_s: float = 5.0,
     report: Literal["auto", "location", "range_bearing"] = "auto",
     class_confidence: float = 0.9,
 ) -> list[bytes]:
-    """Registration on the first scan, StatusReport when due, a DetectionReport per object."""
+    """Registration on the first scan, StatusReport when due, a DetectionReport per object.
+
+    ``node_type`` defaults to the simulated sensor's ``detects`` (radar or passive RF)."""
+    if node_type is None:
+        detects = getattr(spec, "detects", "radar")
+        node_type = "NODE_TYPE_PASSIVE_RF" if detects == "rf" else "NODE_TYPE_RADAR"
     t_scan = scan_time(observations, state)
     if t_scan is None:
         return []

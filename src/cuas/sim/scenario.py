@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from cuas.config import ConfigError, load_config
+from cuas.config import AlertSection, ConfigError, load_config
 from cuas.geo import EnuFrame
 from cuas.schema import GeoPoint, ObjectClass, Site
 
@@ -505,6 +505,28 @@ class SiteRef(_Strict):
 
 
 DEFAULT_START = datetime(2025, 11, 29, 8, 0, 0, tzinfo=UTC)
+DEFAULT_MIN_LEAD_S = 20.0  # issue 10: a breaching drone is pre-alerted at least 20 s ahead
+
+
+class Expect(_Strict):
+    """The alert outcome a scenario promises for one object (or every member of a group),
+    checked by ``cuas.score.outcome`` on a replay of the scenario's file.
+
+    ``alert = "critical"``: the object breaches a critical zone and a critical alert for it
+    is raised before the breach, at least ``min_lead_s`` ahead (a pre-alert); an object that
+    appears inside the zone (a take-off) must instead be alerted within ``max_delay_s`` of
+    appearing. ``alert = "none"``: it raises no drone alert at all (a friend, a manned
+    aircraft, a bird). ``alert = "any"``: no promise beyond the flapping bound. Always: at
+    most ``max_alerts_per_zone`` alerts for the object in each zone (no flapping).
+    """
+
+    alert: Literal["critical", "none", "any"]
+    min_lead_s: float = Field(DEFAULT_MIN_LEAD_S, ge=0, le=600)
+    max_delay_s: float | None = Field(
+        None, gt=0, le=120, description="born inside the zone: alerted within this long"
+    )
+    max_alerts_per_zone: int = Field(1, ge=1)
+    why: str = Field("", description="the case in words, for the report")
 
 
 class Scenario(_Strict):
@@ -517,6 +539,12 @@ class Scenario(_Strict):
     site: SiteRef
     objects: list[ObjectSpec] = Field(min_length=1)
     sensors: list[SensorSpec] = Field(min_length=1)
+    alerts: AlertSection = Field(
+        default_factory=AlertSection, description="the replay deployment's [alerts] (friends)"
+    )
+    expect: dict[str, Expect] = Field(
+        default_factory=dict, description="expected alert outcome per object id (or group id)"
+    )
 
     #: resolved from [site]: the site (reference, and zones when taken from a config)
     _site: Site | None = PrivateAttr(None)
@@ -602,6 +630,10 @@ def parse_scenario(raw: dict[str, Any], path: Path) -> Scenario:
     scenario._site = site
     _unique(path, "sensors", [s.id for s in scenario.sensors])
     _unique(path, "objects", [o.id for o in scenario.objects])
+    ids = {o.id for o in scenario.objects}
+    for key in scenario.expect:
+        if key not in ids:
+            raise ScenarioError(f"{path}: expect.{key}: no object of that id")
     for i, sensor in enumerate(scenario.sensors):
         for j, outage in enumerate(sensor.outages):
             if outage.start_s >= scenario.duration_s:

@@ -234,7 +234,7 @@ def replay_config(scenario: Scenario, replay_path: Path | str | None = None) -> 
                 options=dict(s.options),
             )
         )
-    return DeploymentConfig(sites=[scenario.site_model], sensors=sensors)
+    return DeploymentConfig(sites=[scenario.site_model], sensors=sensors, alerts=scenario.alerts)
 
 
 def sensor_coverage(spec: SensorSpec) -> SensorCoverage | None:
