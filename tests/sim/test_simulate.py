@@ -485,3 +485,33 @@ def test_single_intruder_replays_into_a_confirmed_track_that_follows_it(tmp_path
     assert mine[-1]["t_unix"] - mine[0]["t_unix"] > 120  # followed for most of its 150 s
     assert np.median(errors) < 10.0 and np.percentile(errors, 95) < 30.0
     assert mine[-1]["identity"]["rid_serial"] == "1581F5FJD239C00DW22E"
+
+
+def test_remote_id_timestamps_roll_over_at_the_hour_and_the_driver_places_them(tmp_path):
+    """F3411 sends tenths of a second since the UTC hour: across 10:00:00 the encoded value
+    falls from ~35990 to ~0, and the real odid_frames driver, taking the hour from its
+    receive time, flags none of them stale or future."""
+    from cuas.driver.host import FrameDecoder
+    from cuas.driver.registry import build_driver
+    from cuas.replay.deployment import carried_deployment
+    from cuas.sim.encode_remoteid import hour_tenths
+
+    rid = {"serial": "1581F5FJD239C00DW22E"}
+    sensors = [{"id": "rid", "driver": "odid_frames", "position": [0, 0],
+                "coverage": {"max_range_m": 2000}, "pd": 1.0, "latency_s": 0.4}]  # fmt: skip
+    sc = build([hover("d", [100, 0, 50], remote_id=rid)], sensors, duration_s=20.0,
+               start="2025-11-29T09:59:50Z")  # fmt: skip
+    path = tmp_path / "hour.jsonl"
+    simulate(sc, path)
+    config = carried_deployment(ReplayReader(path).header, path)
+    decoder = FrameDecoder(build_driver(config.sensors[0]))
+    detections = []
+    for frame in (r for r in ReplayReader(path) if isinstance(r, Frame)):
+        detections += decoder(frame.t_unix, frame.data)
+    assert len(detections) >= 18 and decoder.counters["malformed"] == 0
+    late_or_early = {"timestamp_stale", "timestamp_future"}
+    assert not [d.flags for d in detections if late_or_early & set(d.flags)]
+    hour = sc.start_unix + 10.0
+    assert any(d.t_unix > hour for d in detections) and any(d.t_unix < hour for d in detections)
+    assert hour_tenths(hour - 0.1) == 35_999 and hour_tenths(hour) == 0
+    assert hour_tenths(hour - 0.04) == 0  # rounds to the hour itself, never to 36000
