@@ -247,6 +247,7 @@ def sensor_coverage(spec: SensorSpec) -> SensorCoverage | None:
         return None
     return SensorCoverage(
         range_m=cov.max_range_m,
+        min_range_m=cov.min_range_m,
         min_elevation_deg=cov.min_elevation_deg,
         max_elevation_deg=spec.max_elevation_deg,
     )
