@@ -327,10 +327,23 @@ def _manoeuvring_tracker(rng: np.random.Generator, n: int) -> Tracker:
     return tracker
 
 
+def _predicted_exactly(tracker: Tracker, t_now: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every live track's x and P predicted to t_now by the IMM kernel (copies)."""
+    from cuas.tracking.imm import imm_predict_batch
+
+    n = tracker._n
+    x, P, mu = tracker._x[:n].copy(), tracker._P[:n].copy(), tracker._mu[:n].copy()
+    imm_predict_batch(
+        tracker._xm[:n].copy(), tracker._Pm[:n].copy(), mu, x, P,
+        t_now - tracker._t[:n], tracker._turn_rate, tracker._mode_accel,
+        tracker.config.imm_sojourn_s,
+    )  # fmt: skip
+    return x, P
+
+
 def test_pre_gate_from_unpredicted_states_keeps_every_pair_the_exact_gate_passes() -> None:
     """reach_bounds is a proof-carrying shortcut: compare it with predicting every track
     exactly (FilterPy-checked kernels) and gating every pair."""
-    from cuas.tracking.imm import imm_predict_batch
     from cuas.tracking.measurement import POSITION, measurement_cost_pairs
     from cuas.tracking.tracker import reach_bounds
 
@@ -341,12 +354,7 @@ def test_pre_gate_from_unpredicted_states_keeps_every_pair_the_exact_gate_passes
     passing = 0
     for dt in (0.0, 0.3, 2.0, 9.0):
         t_now = float(tracker._t[:n].max()) + dt
-        x, P, mu = tracker._x[:n].copy(), tracker._P[:n].copy(), tracker._mu[:n].copy()
-        imm_predict_batch(
-            tracker._xm[:n].copy(), tracker._Pm[:n].copy(), mu, x, P,
-            t_now - tracker._t[:n], tracker._turn_rate, tracker._mode_accel,
-            tracker.config.imm_sojourn_s,
-        )  # fmt: skip
+        x, P = _predicted_exactly(tracker, t_now)
         # detections spread around the predicted means, many at the gate's edge
         spread = np.sqrt(np.trace(P[:, :3, :3], axis1=1, axis2=2))[:, None]
         z3 = x[:, :3] + rng.normal(0, 1, (n, 3)) * spread * rng.uniform(0.2, 3.0, (n, 1))
@@ -368,6 +376,49 @@ def test_pre_gate_from_unpredicted_states_keeps_every_pair_the_exact_gate_passes
         assert np.all(dist <= radius[ti[ok]])
         passing += int(ok.sum())
     assert passing > 100  # the comparison saw many gated pairs, not an empty set
+
+
+def test_pre_gate_keeps_every_radar_plot_pair_the_exact_gate_passes() -> None:
+    """Radar plots are pre-gated as converted positions: every (track, plot) pair the exact
+    measurement-space gate passes is among the candidates, for plots near and far, with
+    and without range rate, from a sensor off the site origin and rotated."""
+    from cuas.tracking.measurement import (
+        RANGE_AZ_EL,
+        RANGE_AZ_EL_RATE,
+        measure,
+        measurement_cost_pairs,
+    )
+
+    rng = np.random.default_rng(12)
+    tracker = _manoeuvring_tracker(rng, 60)
+    n = tracker._n
+    sensor = np.array([150.0, -80.0, 10.0])
+    yaw = 0.3
+    rot = np.array([[np.cos(yaw), -np.sin(yaw), 0.0], [np.sin(yaw), np.cos(yaw), 0.0], [0, 0, 1]])
+    passing = 0
+    for dt, code in ((0.0, RANGE_AZ_EL), (0.5, RANGE_AZ_EL_RATE), (3.0, RANGE_AZ_EL)):
+        t_now = float(tracker._t[:n].max()) + dt
+        x, P = _predicted_exactly(tracker, t_now)
+        dim = 4 if code == RANGE_AZ_EL_RATE else 3
+        std = np.array([5.0, np.radians(1.0), np.radians(1.5), 0.5])[:dim]
+        z = np.zeros((n, 4))
+        R = np.zeros((n, 4, 4))
+        hx, H = np.zeros(4), np.zeros((4, 6))
+        for i in range(n):  # a plot around each predicted track, many at the gate's edge
+            measure(code, x[i], sensor, rot, hx, H)
+            z[i, :dim] = hx[:dim] + rng.normal(0, 1, dim) * std * rng.uniform(0.5, 6.0)
+            R[i, :dim, :dim] = np.diag(std**2)
+        codes = np.full(n, code, np.int64)
+        ti, dj = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
+        d2 = measurement_cost_pairs(x, P, codes, z, R, sensor, rot, ti, dj)
+        ok = d2 <= tracker._gates[dim - 1]
+        rows, dets = np.arange(n), np.arange(n)
+        ci, cj = tracker._candidate_pairs(t_now, rows, dets, codes, z, R, sensor, rot)
+        kept = set(zip(ci.tolist(), cj.tolist(), strict=True))
+        assert set(zip(ti[ok].tolist(), dj[ok].tolist(), strict=True)) <= kept
+        assert len(kept) < n * n / 4  # and it does prune
+        passing += int(ok.sum())
+    assert passing > 60  # the comparison saw many gated pairs
 
 
 def test_unrelated_traffic_does_not_change_a_track() -> None:

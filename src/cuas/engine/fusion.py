@@ -16,7 +16,9 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import groupby
 
 import numpy as np
@@ -121,13 +123,43 @@ class _TrackInfo:
             self.home = det.home
 
 
+def _informative(det: Detection) -> bool:
+    """Whether det carries anything _TrackInfo.merge keeps beyond a track's first detection
+    (an identity, a class, a pilot or home position); keep in step with merge."""
+    return (
+        det.object_class is not ObjectClass.UNKNOWN
+        or det.pilot is not None
+        or det.home is not None
+        or any(value is not None for value in det.identity.__dict__.values())
+    )
+
+
+# MeasurementKind -> 0 position, 1 range/azimuth/elevation, 2 bearing (presence never here)
+_KIND_INDEX = {
+    MeasurementKind.POSITION: 0,
+    MeasurementKind.RANGE_AZ_EL: 1,
+    MeasurementKind.BEARING: 2,
+    MeasurementKind.PRESENCE: 3,
+}
+
+
 @dataclass
 class StepResult:
-    tracks: list[Track]  # live tracks at the step time
+    """What a step produced. On a full step ``tracks`` is the whole live picture, built as
+    Track objects only when first read (a step that publishes nothing builds none); read
+    it before the next ``ingest`` or ``step``. On a quick step it holds the tracks the step
+    evaluated (those just updated near a zone)."""
+
     lost: list[Track]  # tracks deleted in this step (status "deleted")
     alerts: list[Alert]  # alerts raised, escalated or cleared in this step
     presence: list[Detection] = field(default_factory=list)  # presence-only, since last step
     friendly: dict[str, str] = field(default_factory=dict)  # track id -> its friend list entry
+    picture: Callable[[], list[Track]] = list  # builds the tracks of this step
+
+    @cached_property
+    def tracks(self) -> list[Track]:
+        """Live tracks at the step time (see the class docstring for which)."""
+        return self.picture()
 
 
 class FusionEngine:
@@ -266,81 +298,115 @@ class FusionEngine:
 
     def _absorb(self, dets: list[Detection], track_ids: np.ndarray) -> None:
         """Keep what the tracker does not (class, IDs, pilot) on the tracks detections made
-        (-1: none, a late report or a bearing waiting to be crossed)."""
-        for det, track_id in zip(dets, track_ids, strict=True):
-            if track_id >= 0:
-                self.info.setdefault(int(track_id), _TrackInfo()).merge(det)
-                self._touched.add(int(track_id))
+        (-1: none, a late report or a bearing waiting to be crossed). A detection that
+        carries none of it (most radar plots) only starts a track's record."""
+        for det, track_id in zip(dets, track_ids.tolist(), strict=True):
+            if track_id < 0:
+                continue
+            info = self.info.get(track_id)
+            if info is None:
+                info = self.info[track_id] = _TrackInfo()
+            elif not _informative(det):
+                continue
+            info.merge(det)
+        self._touched.update(track_ids[track_ids >= 0].tolist())
 
     def _measurements(
         self, sensor: _SensorModel, scan: list[Detection]
     ) -> tuple[list[Detection], np.ndarray, np.ndarray, np.ndarray, list[int]]:
         """The usable detections of a scan as model codes, z (k, 4) and R (k, 4, 4), and
-        their indices in scan.
+        their indices in scan, built per scan in numpy (not per detection).
 
         Unusable ones are counted by reason: a missing field, or a polar or bearing
         measurement from a sensor with no configured position.
         """
-        used: list[Detection] = []
-        used_idx: list[int] = []
-        codes: list[int] = []
-        geodetic: list[tuple[int, float, float, float]] = []  # row, lat, lon, alt of positions
-        z = np.zeros((len(scan), ZDIM_MAX))
-        R = np.zeros((len(scan), ZDIM_MAX, ZDIM_MAX))
+        n = len(scan)
+        kind = np.array([_KIND_INDEX[d.kind] for d in scan], np.int64)
+        polar = np.array(
+            [(d.range_m, d.azimuth_rad, d.elevation_rad, d.radial_velocity_mps) for d in scan],
+            dtype=float,
+        ).reshape(n, 4)  # None -> nan
+        is_pos, is_polar, is_bearing = kind == 0, kind == 1, kind == 2
+        usable = np.zeros(n, bool)
+        codes = np.zeros(n, np.int64)
+        z = np.zeros((n, ZDIM_MAX))
+        var = np.zeros((n, ZDIM_MAX))
         noise = sensor.noise
         az_var = np.radians(noise.azimuth_deg) ** 2
         el_var = np.radians(noise.elevation_deg) ** 2
-        for index, d in enumerate(scan):
-            i = len(used)
-            if d.kind is MeasurementKind.POSITION:
-                if d.position is None:
-                    self.counters["incomplete_detections"] += 1
-                    continue
-                p = d.position
-                alt = p.alt_m if p.alt_m is not None else self.frame.alt0_m
-                geodetic.append((i, p.lat_deg, p.lon_deg, alt))
-                code, values = POSITION, [0.0, 0.0, 0.0]  # converted below, all at once
-                var = [noise.position_m**2] * 3
-            elif sensor.enu_m is None:
-                self.counters["no_sensor_position"] += 1
+        if is_pos.any():
+            pos_rows = np.flatnonzero(is_pos)
+            points = [scan[i].position for i in pos_rows]
+            have = np.array([p is not None for p in points])
+            rows = pos_rows[have]
+            if rows.size:
+                alt0 = self.frame.alt0_m
+                lla = np.array(
+                    [
+                        (p.lat_deg, p.lon_deg, alt0 if p.alt_m is None else p.alt_m)
+                        for p in points
+                        if p is not None
+                    ]
+                )
+                z[rows, :3] = self.frame.from_geodetic(lla[:, 0], lla[:, 1], lla[:, 2])
+                var[rows, :3] = noise.position_m**2
+                codes[rows] = POSITION
+                usable[rows] = True
+            self.counters["incomplete_detections"] += int(np.count_nonzero(~have))
+        if sensor.enu_m is None:
+            self.counters["no_sensor_position"] += int(np.count_nonzero(is_polar | is_bearing))
+        else:
+            complete = is_polar & ~np.isnan(polar[:, :3]).any(axis=1)
+            rate = complete & ~np.isnan(polar[:, 3])
+            z[complete] = np.where(np.isnan(polar[complete]), 0.0, polar[complete])
+            var[complete, :3] = (noise.range_m**2, az_var, el_var)
+            var[rate, 3] = noise.radial_velocity_mps**2
+            codes[complete] = np.where(rate[complete], RANGE_AZ_EL_RATE, RANGE_AZ_EL)
+            bearing = is_bearing & ~np.isnan(polar[:, 1])
+            with_el = bearing & ~np.isnan(polar[:, 2])
+            z[bearing, :2] = np.where(np.isnan(polar[bearing, 1:3]), 0.0, polar[bearing, 1:3])
+            var[bearing, 0] = az_var
+            var[with_el, 1] = el_var
+            codes[bearing] = np.where(with_el[bearing], BEARING_AZ_EL, BEARING_AZ)
+            usable |= complete | bearing
+            self.counters["incomplete_detections"] += int(
+                np.count_nonzero((is_polar & ~complete) | (is_bearing & ~bearing))
+            )
+        used = np.flatnonzero(usable)
+        R = np.zeros((used.size, ZDIM_MAX, ZDIM_MAX))
+        diag = np.arange(ZDIM_MAX)
+        R[:, diag, diag] = var[used]
+        self._stated_covariances(scan, used, codes[used], R)
+        return [scan[i] for i in used], codes[used], z[used], R, used.tolist()
+
+    def _stated_covariances(
+        self, scan: list[Detection], used: np.ndarray, codes: np.ndarray, R: np.ndarray
+    ) -> None:
+        """Put a detection's own covariance in R where it states one of the model's
+        dimension (one array operation per dimension); count those of another shape."""
+        dims = MEASUREMENT_DIM[codes]
+        stated = [(i, scan[j].covariance) for i, j in enumerate(used.tolist())]
+        for dz in np.unique(dims).tolist():
+            rows, covs = [], []
+            for i, cov in stated:
+                if cov is not None and dims[i] == dz:
+                    rows.append(i)
+                    covs.append(cov)
+            if not rows:
                 continue
-            elif d.kind is MeasurementKind.RANGE_AZ_EL:
-                if d.range_m is None or d.azimuth_rad is None or d.elevation_rad is None:
-                    self.counters["incomplete_detections"] += 1
-                    continue
-                values = [d.range_m, d.azimuth_rad, d.elevation_rad]
-                var = [noise.range_m**2, az_var, el_var]
-                code = RANGE_AZ_EL
-                if d.radial_velocity_mps is not None:
-                    code = RANGE_AZ_EL_RATE
-                    values.append(d.radial_velocity_mps)
-                    var.append(noise.radial_velocity_mps**2)
-            else:  # BEARING
-                if d.azimuth_rad is None:
-                    self.counters["incomplete_detections"] += 1
-                    continue
-                code, values, var = BEARING_AZ, [d.azimuth_rad], [az_var]
-                if d.elevation_rad is not None:
-                    code = BEARING_AZ_EL
-                    values.append(d.elevation_rad)
-                    var.append(el_var)
-            dz = int(MEASUREMENT_DIM[code])
-            z[i, :dz] = np.ravel(values)
-            R[i, :dz, :dz] = np.diag(var)
-            if d.covariance is not None:
-                cov = np.asarray(d.covariance, dtype=float)
-                if cov.shape == (dz, dz):
-                    R[i, :dz, :dz] = cov
+            try:
+                block = np.array(covs, dtype=float)
+            except ValueError:  # ragged: some are not dz x dz
+                block = np.empty(0)
+            if block.shape == (len(rows), dz, dz):
+                R[rows, :dz, :dz] = block
+                continue
+            for i, cov in zip(rows, covs, strict=True):
+                arr = np.asarray(cov, dtype=float)
+                if arr.shape == (dz, dz):
+                    R[i, :dz, :dz] = arr
                 else:
                     self.counters["covariance_shape_ignored"] += 1
-            used.append(d)
-            used_idx.append(index)
-            codes.append(code)
-        if geodetic:
-            rows, lat, lon, alt = (np.array(col) for col in zip(*geodetic, strict=True))
-            z[rows.astype(np.int64), :3] = self.frame.from_geodetic(lat, lon, alt).reshape(-1, 3)
-        k = len(used)
-        return used, np.array(codes, np.int64), z[:k], R[:k], used_idx
 
     def next_step_unix(self) -> float:
         """When a step next has work: detections the reorder buffer releases, or at once
@@ -353,11 +419,13 @@ class FusionEngine:
         """Apply the detections the reorder lag releases, advance the life cycle to
         ``t_unix``, evaluate the alert rules.
 
-        A full step evaluates every live track; a quick one (``full=False``) only those
-        updated since the last step, so a detection's alert costs the same however many
-        other drones are tracked. Quick steps keep alerts fresh between full ones; the
-        full step (at least every publish interval) is what clears alerts by time and
-        what publishes the whole picture.
+        A full step evaluates every live track that the zone rules could act on, or that
+        the friend list names; a quick one (``full=False``) only those updated since the
+        last step, so a detection's alert costs the same however many other drones are
+        tracked. Both find the tracks near a zone on arrays (``may_contact``) and build
+        Track objects only for those. Quick steps keep alerts fresh between full ones; the
+        full step (at least every publish interval) is what clears alerts by time and what
+        publishes the whole picture (built when ``StepResult.tracks`` is read).
         """
         late, self._late = self._late, []
         late.sort(key=lambda d: d.t_unix)
@@ -367,21 +435,46 @@ class FusionEngine:
         for view in lost:
             self.info.pop(int(view.track_id[1:]), None)
         touched, self._touched = self._touched, set()
-        views = self.tracker.tracks(t_unix, None if full else self._near_zones(t_unix, touched))
-        tracks = self._tracks(views)
+        ids = self._near_zones(t_unix, None if full else touched)
+        if full:
+            ids = np.union1d(ids, np.array(self._friend_ids(t_unix), np.int64))
+        evaluated = self._tracks(self.tracker.tracks(t_unix, ids))
         presence, self._presence = self._presence, []
-        alerts = self.alerts.evaluate(t_unix, tracks, lost, presence, partial=not full)
-        return StepResult(tracks, lost, alerts, presence, dict(self.alerts.friendly))
+        alerts = self.alerts.evaluate(t_unix, evaluated, lost, presence, partial=not full)
+        return StepResult(
+            lost,
+            alerts,
+            presence,
+            dict(self.alerts.friendly),
+            (lambda: self._picture(t_unix, evaluated)) if full else (lambda: evaluated),
+        )
 
-    def _near_zones(self, t_unix: float, track_ids: set[int]) -> np.ndarray:
-        """Those of track_ids the zone rules could act on (see ``may_contact``): a quick
-        step builds and evaluates only these; the full step sees every track."""
+    def _near_zones(self, t_unix: float, track_ids: set[int] | None) -> np.ndarray:
+        """Those of track_ids (None: every live track) the zone rules could act on (see
+        ``may_contact``), from the tracker's arrays."""
         ids, x, std_m = self.tracker.states(t_unix, track_ids)
         cfg = self.alerts.config
         near = may_contact(
             self.alerts.zones, x[:, :2], x[:, 3:5], cfg.breach_sigma * std_m, cfg.breach_horizon_s
         )
         return ids[near]
+
+    def _friend_ids(self, t_unix: float) -> list[int]:
+        """Tracks whose identity the friend list names (the rules set them aside, and a
+        full step clears their alerts, wherever they are)."""
+        return [
+            track_id
+            for track_id, info in self.info.items()
+            if info.identity
+            and self.alerts.friend_of(Identity(**info.identity), t_unix) is not None
+        ]
+
+    def _picture(self, t_unix: float, evaluated: list[Track]) -> list[Track]:
+        """Every live track at t_unix, the evaluated ones (with their breaches) as they are."""
+        done = {track.track_id: track for track in evaluated}
+        views = [v for v in self.tracker.tracks(t_unix) if f"T{v.track_id}" not in done]
+        done.update((track.track_id, track) for track in self._tracks(views))
+        return sorted(done.values(), key=lambda track: int(track.track_id[1:]))
 
     def _tracks(self, views: list[TrackView]) -> list[Track]:
         """Tracks of views, converted to WGS84 in one call (per track it costs more than the
@@ -414,7 +507,7 @@ class FusionEngine:
             first_t_unix=None if math.isnan(info.first_t_unix) else info.first_t_unix,
             pilot=info.pilot,
             home=info.home,
-            friendly=self.alerts.friend_of(identity, view.t_unix),
+            friendly=self.alerts.friend_of(identity, view.t_unix) if info.identity else None,
             exercise=view.exercise,
             sensors=sorted(view.sensors),
             hits=view.hits,

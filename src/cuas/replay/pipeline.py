@@ -105,17 +105,19 @@ def run_replay(
                 out.write(json.dumps({"type": kind, **item.model_dump(mode="json")}) + "\n")
 
     def step(t_unix: float, publish: bool) -> None:
-        result = engine.step(t_unix)
-        for track in result.tracks:
-            summary.tracks_seen.add(track.track_id)
-            if track.status.value == "confirmed":
-                summary.confirmed_tracks.add(track.track_id)
+        """A quick step per frame (its tracks near a zone), the full picture when due, as
+        the engine process does on its publish interval."""
+        result = engine.step(t_unix, full=publish)
         for alert in result.alerts:
             summary.alerts[alert.alert_id] = alert
         emit("alert", result.alerts)
         emit("track", result.lost)
         if publish:
-            emit("track", result.tracks)
+            ids, status, _ = engine.tracker.estimates()
+            summary.tracks_seen.update(f"T{i}" for i in ids.tolist())
+            summary.confirmed_tracks.update(f"T{i}" for i in ids[status == "confirmed"].tolist())
+            if out is not None:  # the picture is built only when read
+                emit("track", result.tracks)
         if on_step:
             on_step(t_unix)
 

@@ -335,25 +335,30 @@ def measurement_cost_pairs(
     return out
 
 
+def polar_to_enu_batch(
+    z: np.ndarray, R: np.ndarray, sensor_enu_m: np.ndarray, rot_local: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Range/azimuth/elevation plots z (k, >=3) with covariances R (k, >=3, >=3) as site-ENU
+    positions (k, 3) and covariances (k, 3, 3), m: the Jacobian transform of R's first 3x3
+    block. For starting tracks, and for pre-gating plots in space."""
+    r, az, el = z[:, 0], z[:, 1], z[:, 2]
+    ce, se, ca, sa = np.cos(el), np.sin(el), np.cos(az), np.sin(az)
+    d_local = r[:, None] * np.column_stack([ce * sa, ce * ca, se])
+    J = np.empty((z.shape[0], 3, 3))
+    J[:, 0] = np.column_stack([ce * sa, r * ce * ca, -r * se * sa])
+    J[:, 1] = np.column_stack([ce * ca, -r * ce * sa, -r * se * ca])
+    J[:, 2] = np.column_stack([se, np.zeros_like(r), r * ce])
+    cov_local = J @ R[:, :3, :3] @ J.transpose(0, 2, 1)
+    pos = sensor_enu_m + d_local @ rot_local
+    return pos, rot_local.T @ cov_local @ rot_local
+
+
 def polar_to_enu(
     z: np.ndarray, R: np.ndarray, sensor_enu_m: np.ndarray, rot_local: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A range/azimuth/elevation plot as a site-ENU position (3,) and covariance (3, 3), m.
-
-    For starting a track: the covariance is the Jacobian transform of R's first 3x3 block.
-    """
-    r, az, el = z[0], z[1], z[2]
-    ce, se, ca, sa = np.cos(el), np.sin(el), np.cos(az), np.sin(az)
-    d_local = r * np.array([ce * sa, ce * ca, se])
-    J = np.array(
-        [
-            [ce * sa, r * ce * ca, -r * se * sa],
-            [ce * ca, -r * ce * sa, -r * se * ca],
-            [se, 0.0, r * ce],
-        ]
-    )
-    cov_local = J @ R[:3, :3] @ J.T
-    return sensor_enu_m + rot_local.T @ d_local, rot_local.T @ cov_local @ rot_local
+    """One plot (see polar_to_enu_batch): a site-ENU position (3,) and covariance (3, 3), m."""
+    pos, cov = polar_to_enu_batch(z[None], R[None], sensor_enu_m, rot_local)
+    return pos[0], cov[0]
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from cuas.tracking.measurement import (
     RANGE_AZ_EL_RATE,
     MeasurementBatch,
     measurement_cost_pairs,
-    polar_to_enu,
+    polar_to_enu_batch,
 )
 from cuas.tracking.triangulation import BearingPool, best_crossing
 
@@ -43,6 +43,9 @@ IMM_MODES = ("cv", "turn_left", "turn_right")
 _FORBIDDEN_COST = 1e9
 # Below this many track x detection pairs, a dense distance matrix beats building a k-d tree.
 _BRUTE_FORCE_PAIRS = 40_000
+# The spatial pre-gate's radius for radar plots, over the first-order bound: the converted
+# covariance is the polar cell's linearisation (checked against the exact gate in the tests).
+_POLAR_GATE_MARGIN = 1.25
 # JPDA: a detection this likely to be an established track's is used by it and cannot start
 # or feed a tentative track; a track this likely to have been detected counts a hit.
 _JPDA_USED_BETA = 0.05
@@ -524,11 +527,11 @@ class Tracker:
         return self._views(rows, *self._predicted(rows, t_unix))
 
     def states(
-        self, t_unix: float, track_ids: Iterable[int]
+        self, t_unix: float, track_ids: Iterable[int] | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Ids (m,), combined states x (m, 6) and position std (m,) m of those of track_ids
-        that are live, predicted to t_unix: the arrays, without building views."""
-        rows = self._rows_of(track_ids)
+        that are live (None: all), predicted to t_unix: the arrays, without building views."""
+        rows = np.arange(self._n) if track_ids is None else self._rows_of(track_ids)
         x, P, _, _ = self._predicted(rows, t_unix)
         return self._id[rows].copy(), x, np.sqrt(np.trace(P[:, :3, :3], axis1=1, axis2=2) / 3.0)
 
@@ -623,7 +626,7 @@ class Tracker:
         out = np.full(det_idx.size, -1, np.int64)
         soft = np.zeros(det_idx.size, bool)
         jpda_hits = np.empty(0, np.int64)
-        ti, dj = self._candidate_pairs(t_unix, track_rows, det_idx, codes, z, R)
+        ti, dj = self._candidate_pairs(t_unix, track_rows, det_idx, codes, z, R, sensor, rot)
         if ti.size == 0:
             return out, soft, jpda_hits
         candidates, ti = np.unique(ti, return_inverse=True)
@@ -734,39 +737,53 @@ class Tracker:
         codes: np.ndarray,
         z: np.ndarray,
         R: np.ndarray,
+        sensor: np.ndarray,
+        rot: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(track, detection) index pairs that may pass the gate, as positions into the args.
 
-        Position detections are pre-gated in space, from the tracks' unpredicted states:
-        d2 <= g implies |z - m|^2 <= g * trace(S) for the predicted mean m, and
+        Positions and radar plots are pre-gated in space, from the tracks' unpredicted
+        states: d2 <= g implies |z - m|^2 <= g * trace(S) for the predicted mean m, and
         :func:`reach_bounds` bounds m and trace(S) around a straight-line extrapolation, so
-        a ball of that radius around it keeps every pair that can pass. Radar and bearing
-        detections are paired with every track (they are few per scan).
+        a ball of that radius around it keeps every pair that can pass. A radar plot takes
+        part as its converted position and covariance (the same bound to first order; the
+        radius is widened by _POLAR_GATE_MARGIN for the curvature of the polar cell).
+        Bearings are paired with every track (they are few per scan).
         """
         nt = track_rows.size
-        is_pos = codes[det_idx] == POSITION
-        pos = np.flatnonzero(is_pos)
+        dc = codes[det_idx]
+        is_polar = (dc == RANGE_AZ_EL) | (dc == RANGE_AZ_EL_RATE)
+        spatial = np.flatnonzero((dc == POSITION) | is_polar)
         parts_t: list[np.ndarray] = []
         parts_d: list[np.ndarray] = []
-        if pos.size:
-            r_var = np.trace(R[det_idx[pos], :3, :3], axis1=1, axis2=2).max()
+        if spatial.size:
+            dets = det_idx[spatial]
+            zp = z[dets, :3].copy()
+            cov = R[dets, :3, :3].copy()
+            polar = is_polar[spatial]
+            if polar.any():
+                zp[polar], cov[polar] = polar_to_enu_batch(
+                    z[dets[polar]], R[dets[polar]], sensor, rot
+                )
+            r_var = np.trace(cov, axis1=1, axis2=2).max()
+            gate = self._gates[MEASUREMENT_DIM[dc[spatial]].max() - 1]
+            margin = _POLAR_GATE_MARGIN if polar.any() else 1.0
             xp, offset_m, p_var = reach_bounds(
                 self._x[track_rows], self._P[track_rows], self._t[track_rows], t_unix,
                 float(np.abs(self._turn_rate).max()), float(self._mode_accel.max()),
             )  # fmt: skip
-            radius = np.sqrt(self._gates[2] * (p_var + r_var)) + offset_m  # m
-            zp = z[det_idx[pos], :3]
-            if nt * pos.size <= _BRUTE_FORCE_PAIRS:
+            radius = margin * np.sqrt(gate * (p_var + r_var)) + offset_m  # m
+            if nt * spatial.size <= _BRUTE_FORCE_PAIRS:
                 ti, dj = pairs_within(xp, radius, zp)
                 parts_t.append(ti)
-                parts_d.append(pos[dj])
+                parts_d.append(spatial[dj])
             else:
                 hits = cKDTree(zp).query_ball_point(xp, radius)
                 counts = np.fromiter((len(h) for h in hits), np.int64, nt)
                 if counts.sum():
                     parts_t.append(np.repeat(np.arange(nt), counts))
-                    parts_d.append(pos[np.concatenate(hits).astype(np.int64)])
-        other = np.flatnonzero(~is_pos)
+                    parts_d.append(spatial[np.concatenate(hits).astype(np.int64)])
+        other = np.flatnonzero(~((dc == POSITION) | is_polar))
         if other.size:
             parts_t.append(np.repeat(np.arange(nt), other.size))
             parts_d.append(np.tile(other, nt))
@@ -792,9 +809,12 @@ class Tracker:
         pos_cov = R[dets, :3, :3].copy()
         vel = np.zeros((m, 3))
         vel_cov = np.tile(np.eye(3) * self.config.init_velocity_std_mps**2, (m, 1, 1))
+        polar = (codes[dets] == RANGE_AZ_EL) | (codes[dets] == RANGE_AZ_EL_RATE)
+        if polar.any():
+            pos[polar], pos_cov[polar] = polar_to_enu_batch(
+                z[dets[polar]], R[dets[polar]], sensor, rot
+            )
         for i, j in enumerate(dets):
-            if codes[j] in (RANGE_AZ_EL, RANGE_AZ_EL_RATE):
-                pos[i], pos_cov[i] = polar_to_enu(z[j], R[j], sensor, rot)
             if codes[j] == RANGE_AZ_EL_RATE:
                 los = (pos[i] - sensor) / np.linalg.norm(pos[i] - sensor)  # site ENU unit
                 along = np.outer(los, los)
