@@ -169,6 +169,13 @@ class AlertEngine:
             ended = status.counters.get(SOURCE_ENDED, 0) > 0
             self._heard[status.sensor_id] = _Heard(t_rx_unix, status.state, status.detail, ended)
 
+    def zone_alert_objects(self) -> list[tuple[str, str | None]]:
+        """(object key, track id) of every open zone alert: the fusion engine evaluates
+        their tracks on every full step, wherever they are."""
+        return [
+            (key[1], state.alert.track_id) for key, state in self._open.items() if key[0] == _ZONE
+        ]
+
     def friend_of(self, identity: Identity, t_unix: float) -> str | None:
         """The friend list entry ``identity`` matches at ``t_unix`` (as the operator reads
         it), else None; the list as of the latest reload (``FRIENDS_RELOAD_S``)."""

@@ -23,7 +23,7 @@ from itertools import groupby
 
 import numpy as np
 
-from cuas.alerting.engine import AlertEngine
+from cuas.alerting.engine import KEEP_HORIZON_FACTOR, AlertEngine
 from cuas.alerting.zones import build_zones, may_contact
 from cuas.config import DeploymentConfig, SensorConfig, SensorNoise
 from cuas.engine.identity import IdentityResolver
@@ -435,9 +435,7 @@ class FusionEngine:
         for view in lost:
             self.info.pop(int(view.track_id[1:]), None)
         touched, self._touched = self._touched, set()
-        ids = self._near_zones(t_unix, None if full else touched)
-        if full:
-            ids = np.union1d(ids, np.array(self._friend_ids(t_unix), np.int64))
+        ids = self._evaluated_ids(t_unix, None if full else touched)
         evaluated = self._tracks(self.tracker.tracks(t_unix, ids))
         presence, self._presence = self._presence, []
         alerts = self.alerts.evaluate(t_unix, evaluated, lost, presence, partial=not full)
@@ -449,15 +447,43 @@ class FusionEngine:
             (lambda: self._picture(t_unix, evaluated)) if full else (lambda: evaluated),
         )
 
+    def _evaluated_ids(self, t_unix: float, touched: set[int] | None) -> np.ndarray:
+        """The tracks a step evaluates, of those touched (None: every live track): those the
+        zone rules could act on, and those of open zone alerts wherever they are (to keep,
+        re-key or clear them with what is true); on a full step also the friends (the rules
+        set them aside and report them)."""
+        alerted = self._alerted_ids()
+        if touched is not None:
+            alerted = [i for i in alerted if i in touched]
+        extra = alerted if touched is not None else alerted + self._friend_ids(t_unix)
+        return np.union1d(self._near_zones(t_unix, touched), np.array(extra, np.int64))
+
     def _near_zones(self, t_unix: float, track_ids: set[int] | None) -> np.ndarray:
-        """Those of track_ids (None: every live track) the zone rules could act on (see
-        ``may_contact``), from the tracker's arrays."""
+        """Those of track_ids (None: every live track) that could be in a zone, enter one
+        within the rules' longest look-ahead or come within their hold distance of one
+        (see ``may_contact``), from the tracker's arrays."""
         ids, x, std_m = self.tracker.states(t_unix, track_ids)
         cfg = self.alerts.config
         near = may_contact(
-            self.alerts.zones, x[:, :2], x[:, 3:5], cfg.breach_sigma * std_m, cfg.breach_horizon_s
+            self.alerts.zones,
+            x[:, :2],
+            x[:, 3:5],
+            cfg.breach_sigma * std_m + cfg.hold_distance_m,
+            cfg.breach_horizon_s * KEEP_HORIZON_FACTOR,
         )
         return ids[near]
+
+    def _alerted_ids(self) -> list[int]:
+        """Live tracks that open zone alerts name, by track id or by identity key."""
+        out = []
+        for object_key, track_id in self.alerts.zone_alert_objects():
+            if object_key.startswith("track:T"):
+                out.append(int(object_key.removeprefix("track:T")))
+            elif (found := self.tracker.track_id_of(object_key)) is not None:
+                out.append(found)
+            if track_id is not None:
+                out.append(int(track_id.removeprefix("T")))
+        return out
 
     def _friend_ids(self, t_unix: float) -> list[int]:
         """Tracks whose identity the friend list names (the rules set them aside, and a

@@ -415,6 +415,10 @@ class Tracker:
         """Whether a live track holds identity_key."""
         return identity_key in self._key_to_id
 
+    def track_id_of(self, identity_key: str) -> int | None:
+        """The id of the live track holding identity_key, if any."""
+        return self._key_to_id.get(identity_key)
+
     def process_reports(
         self,
         t_unix: np.ndarray,
