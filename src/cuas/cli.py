@@ -17,18 +17,12 @@ if TYPE_CHECKING:
     from cuas.driver.api import Driver
     from cuas.schema import Detection
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
 
 def default_config() -> Path:
-    """The bundled demo config, from the source tree or the current folder."""
-    for candidate in (REPO_ROOT / "configs" / "demo.toml", Path("configs") / "demo.toml"):
-        if candidate.is_file():
-            return candidate
-    raise ConfigError(
-        "no --config given and the bundled configs/demo.toml was not found; "
-        "run from a cuas checkout or pass --config FILE"
-    )
+    """The bundled demo config (cuas.bundled finds it in a checkout or the package)."""
+    from cuas.bundled import demo_config
+
+    return demo_config()
 
 
 def _speed(text: str) -> float | None:
@@ -297,13 +291,11 @@ def cmd_import_capture(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from cuas.supervisor import validate_deployment
 
-    config = load_config(args.config)
+    path = args.config or default_config()
+    config = load_config(path)
     validate_deployment(config)
     zones = sum(len(s.zones) for s in config.sites)
-    print(
-        f"{args.config}: OK ({len(config.sites)} sites, {zones} zones, "
-        f"{len(config.sensors)} sensors)"
-    )
+    print(f"{path}: OK ({len(config.sites)} sites, {zones} zones, {len(config.sensors)} sensors)")
     return 0
 
 
@@ -400,14 +392,21 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_warmup(args: argparse.Namespace) -> int:
+    from cuas.warmup import run_warmup
+
+    return run_warmup(args.config, lambda text: print(text, flush=True))
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    from cuas.bundled import REPO_ROOT, demo_file
     from cuas.score.bench import run_bench
 
     scenarios = args.scenarios or REPO_ROOT / "replay_data" / "scenarios"
     if args.scenarios is not None and not scenarios.is_dir():
         print(f"cuas bench: {scenarios}: no such folder of scenarios", file=sys.stderr)
         return 2
-    demo = REPO_ROOT / "replay_data" / "demo.jsonl.gz"
+    demo = demo_file(Path("replay_data") / "demo.jsonl.gz")
     return run_bench(scenarios if scenarios.is_dir() else None, demo, default_config(), args.out)
 
 
@@ -495,8 +494,13 @@ def build_parser() -> argparse.ArgumentParser:
     capture.add_argument("--sensor", default="rid-pcap", help="sensor id in the replay file")
     capture.set_defaults(func=cmd_import_capture)
 
+    warmup = sub.add_parser(
+        "warmup", help="compile the tracker's kernels now, not at the first start"
+    )
+    warmup.add_argument("--config", type=Path, help="deployment TOML (default: the demo)")
+    warmup.set_defaults(func=cmd_warmup)
     check = sub.add_parser("check", help="validate a deployment config without starting")
-    check.add_argument("--config", type=Path, required=True)
+    check.add_argument("--config", type=Path, help="deployment TOML (default: the demo)")
     check.set_defaults(func=cmd_check)
 
     simulate = sub.add_parser(

@@ -21,6 +21,7 @@ from cuas.keys import server_keys
 from cuas.store.alert_stream import OperatorTransitions
 from cuas.store.database import store_path
 from cuas.store.sqlite import Store
+from cuas.warmup import report_compiles, warm_kernels
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,11 @@ MAX_BATCH = 500  # bus messages taken before stepping, so a flood cannot starve 
 
 def run_engine(config: DeploymentConfig, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
+    # Compile (or load) the kernels before listening: detections that queued up behind a
+    # minute of compiling would make stale tracks, lost as soon as they were made, and the
+    # coverage rule's clock would start before the engine could hear anyone.
+    report_compiles(lambda text: log.info("engine: %s", text))
+    warm_kernels(config)
     store = Store(store_path(config.data_dir))
     engine = FusionEngine(config, store, watch_sensors=True)
     operator = OperatorTransitions(store)  # acks and resolutions, made in the API process

@@ -35,7 +35,7 @@ from cuas.score.metrics import (
     truth_paths,
 )
 
-MATPLOTLIB_HINT = "pip install 'matplotlib==3.11.2'"
+MATPLOTLIB_HINT = "pip install 'cuas[plots]'"
 
 
 class ProgressLine:
@@ -325,7 +325,10 @@ def write_plots(report: ScoreReport, out_dir: Path) -> list[Path]:
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise ScoreError(f"--plots needs matplotlib: {MATPLOTLIB_HINT}") from None
+        raise ScoreError(
+            f"--plots needs matplotlib, which is not installed (the 'plots' extra): "
+            f"{MATPLOTLIB_HINT}"
+        ) from None
     out_dir.mkdir(parents=True, exist_ok=True)
     level_colour = {"watch": "#f2e394", "warning": "#f5b971", "critical": "#ef7a7a"}
 
