@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import threading
 import time
@@ -111,7 +112,8 @@ def cmd_record(args: argparse.Namespace) -> int:
     try:
         while host.alive() and not stop.wait(1.0):
             frames = sum(r.decoder.counters["frames"] for r in host.runners)
-            print(f"\rrecording: {frames} frames, {counts['detections']} detections", end="")
+            if sys.stdout.isatty():  # a counter redrawn in place; nothing to spill into a log
+                print(f"\rrecording: {frames} frames, {counts['detections']} detections", end="")
             if t_end and time.monotonic() >= t_end:
                 break
     except KeyboardInterrupt:
@@ -123,6 +125,30 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def toml_value(value: object) -> str:
+    """A value as it is written in a TOML config: enums by value, strings quoted, arrays and
+    inline tables (TOML has no null: the caller shows an unset default in words)."""
+    from enum import Enum
+
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return "[" + ", ".join(toml_value(v) for v in items) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{json.dumps(str(k))} = {toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    if hasattr(value, "model_dump"):
+        return toml_value(value.model_dump(mode="json"))
+    return json.dumps(str(value))
+
+
 def cmd_drivers(args: argparse.Namespace) -> int:
     from cuas.driver.registry import installed_drivers, load_driver_class
 
@@ -130,9 +156,13 @@ def cmd_drivers(args: argparse.Namespace) -> int:
         cls = load_driver_class(name)
         print(f"{name}  ({target}, framing: {cls.framing.value})")
         for key, fld in cls.Options.model_fields.items():
-            default = (
-                "" if fld.is_required() else f" = {fld.get_default(call_default_factory=True)!r}"
-            )
+            value = None if fld.is_required() else fld.get_default(call_default_factory=True)
+            if fld.is_required():
+                default = "  (required)"
+            elif value is None:
+                default = "  (unset)"
+            else:
+                default = f" = {toml_value(value)}"
             print(f"    options.{key}{default}  {fld.description or ''}".rstrip())
     return 0
 
@@ -289,11 +319,13 @@ def cmd_import_capture(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from cuas.driver.service import check_replay_files
     from cuas.supervisor import validate_deployment
 
     path = args.config or default_config()
     config = load_config(path)
     validate_deployment(config)
+    check_replay_files(config)
     zones = sum(len(s.zones) for s in config.sites)
     print(f"{path}: OK ({len(config.sites)} sites, {zones} zones, {len(config.sensors)} sensors)")
     return 0
@@ -407,7 +439,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"cuas bench: {scenarios}: no such folder of scenarios", file=sys.stderr)
         return 2
     demo = demo_file(Path("replay_data") / "demo.jsonl.gz")
-    return run_bench(scenarios if scenarios.is_dir() else None, demo, default_config(), args.out)
+    command = "cuas bench"
+    for flag, value in (("--scenarios", args.scenarios), ("--out", args.out)):
+        command += f" {flag} {shlex.quote(str(value))}" if value is not None else ""
+    return run_bench(
+        scenarios if scenarios.is_dir() else None, demo, default_config(), args.out, command
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -579,4 +616,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ConfigError, ReplayFormatError) as exc:
         print(f"cuas: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ncuas {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        if exc.filename is None:  # not a file the user named (a socket, a pipe): a real fault
+            raise
+        print(f"cuas {args.command}: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2

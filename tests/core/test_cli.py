@@ -87,7 +87,9 @@ def test_record_captures_live_input_that_replays_to_the_same_detections(tmp_path
 
     frames = [r.data for r in ReplayReader(DEMO_RECORDING) if isinstance(r, Frame)][:60]
     port = free_port()
-    pub = zmq.Context.instance().socket(zmq.PUB)
+    # XPUB: the recorder's subscription arrives as a message, so feeding starts when it is
+    # really listening, however long its start takes on a busy machine.
+    pub = zmq.Context.instance().socket(zmq.XPUB)
     pub.bind(f"tcp://127.0.0.1:{port}")
     config = tmp_path / "live.toml"
     config.write_text(
@@ -99,7 +101,9 @@ def test_record_captures_live_input_that_replays_to_the_same_detections(tmp_path
     stop = threading.Event()
 
     def feed() -> None:
-        time.sleep(1.5)  # let the recorder's subscription arrive
+        while not stop.is_set():
+            if pub.poll(100) and pub.recv()[:1] == b"\x01":  # a subscription
+                break
         for data in frames:
             if stop.is_set():
                 return
@@ -110,7 +114,8 @@ def test_record_captures_live_input_that_replays_to_the_same_detections(tmp_path
     feeder.start()
     out = tmp_path / "capture.jsonl.gz"
     try:
-        result = cuas("record", "--config", str(config), "-o", str(out), "--duration", "4")
+        # the duration counts from the recorder's start, so it holds its start-up and the feed
+        result = cuas("record", "--config", str(config), "-o", str(out), "--duration", "8")
     finally:
         stop.set()
         feeder.join()

@@ -7,9 +7,10 @@ import threading
 
 from cuas.bus import TOPIC_DETECTIONS, TOPIC_STATUS, Publisher
 from cuas.config import ConfigError, DeploymentConfig
+from cuas.driver.api import Framing
 from cuas.driver.host import DriverHost
 from cuas.driver.registry import build_driver
-from cuas.driver.sources import open_source
+from cuas.driver.sources import ReplaySource, open_source
 from cuas.keys import client_keys
 from cuas.replay.format import ReplayWriter
 from cuas.schema import Detection, SensorStatus
@@ -25,6 +26,17 @@ def validate_sensors(config: DeploymentConfig) -> None:
             open_source(sensor.source, sensor.id, driver.framing, config.base_dir)
         except ValueError as exc:
             raise ConfigError(f"sensors[{i}].source: {exc}") from None
+
+
+def check_replay_files(config: DeploymentConfig) -> None:
+    """ConfigError for a sensor whose replay source names a file that is not there (not part
+    of validate_sensors: an exercise's replay file is written after validation)."""
+    for i, sensor in enumerate(config.sensors):
+        if not sensor.source.startswith("replay:"):
+            continue
+        source = open_source(sensor.source, sensor.id, Framing.MESSAGE, config.base_dir)
+        if isinstance(source, ReplaySource) and not source.path.is_file():
+            raise ConfigError(f"sensors[{i}].source: {sensor.source}: no such file {source.path}")
 
 
 def build_host(

@@ -274,7 +274,9 @@ def run_bench(
     demo_replay: Path | None,
     demo_config: Path | None,
     out: Path | None,
+    command: str = "cuas bench",
 ) -> int:
+    """Score every case and print the section; ``command`` is the command line it states."""
     notes: list[str] = []
     failures: list[str] = []
     scenario_files = sorted(scenarios_dir.glob("*.toml")) if scenarios_dir else []
@@ -294,7 +296,6 @@ def run_bench(
                 failures.append(f"{case.name}: {exc}")
     for line in notes + [f"failed: {f}" for f in failures]:
         print(f"cuas bench: {line}", file=sys.stderr)
-    command = "cuas bench" + (f" --out {_shown(out)}" if out is not None else "")
     text = section(results, notes, failures, command)
     print(text)
     if out is not None:

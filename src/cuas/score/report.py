@@ -39,16 +39,18 @@ MATPLOTLIB_HINT = "pip install 'cuas[plots]'"
 
 
 class ProgressLine:
-    """A one-line progress bar on stderr, redrawn at most five times a second."""
+    """A one-line progress bar on stderr, redrawn at most five times a second; drawn only on
+    a terminal (in a log it would be noise), where ``done`` writes one plain line instead."""
 
     def __init__(self, label: str, stream: IO[str] | None = None) -> None:
         self.label = label
         self.stream = stream or sys.stderr
+        self.drawn = self.stream.isatty()
         self._next_draw = 0.0
 
     def __call__(self, fraction: float) -> None:
         now = time.monotonic()
-        if now < self._next_draw:
+        if not self.drawn or now < self._next_draw:
             return
         self._next_draw = now + 0.2
         frac = min(max(fraction, 0.0), 1.0)
@@ -61,7 +63,8 @@ class ProgressLine:
         return lambda t_unix: self((t_unix - t0_unix) / span)
 
     def done(self, text: str = "done") -> None:
-        self.stream.write(f"\r{self.label} [{'#' * 30}] {text}\n")
+        bar = f"\r{self.label} [{'#' * 30}] " if self.drawn else f"{self.label}: "
+        self.stream.write(f"{bar}{text}\n")
         self.stream.flush()
 
 
