@@ -125,32 +125,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
-def toml_value(value: object) -> str:
-    """A value as it is written in a TOML config: enums by value, strings quoted, arrays and
-    inline tables (TOML has no null: the caller shows an unset default in words)."""
-    from enum import Enum
-
-    if isinstance(value, Enum):
-        value = value.value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple | set | frozenset):
-        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
-        return "[" + ", ".join(toml_value(v) for v in items) + "]"
-    if isinstance(value, dict):
-        inner = ", ".join(f"{json.dumps(str(k))} = {toml_value(v)}" for k, v in value.items())
-        return "{ " + inner + " }" if inner else "{}"
-    if hasattr(value, "model_dump"):
-        return toml_value(value.model_dump(mode="json"))
-    return json.dumps(str(value))
-
-
 def cmd_drivers(args: argparse.Namespace) -> int:
     from cuas.driver.registry import installed_drivers, load_driver_class
+    from cuas.toml_text import toml_value
 
     for name, target in sorted(installed_drivers().items()):
         cls = load_driver_class(name)
@@ -424,6 +401,29 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from cuas.site_init import SiteSpec, parse_reference, read_geojson_polygons, slug, write_site
+
+    lat, lon, alt = parse_reference(args.reference)
+    try:
+        radii = [float(r) for r in args.zones.split(",")] if args.zones else []
+    except ValueError:
+        raise ConfigError(f"--zones {args.zones!r}: radii in metres, e.g. 1500,500") from None
+    spec = SiteSpec(
+        name=args.name,
+        lat_deg=lat,
+        lon_deg=lon,
+        alt_m=alt,
+        radii_m=radii,
+        polygons=read_geojson_polygons(args.polygon) if args.polygon else [],
+        drivers=args.sensor or [],
+    )
+    out = args.out or Path(f"{slug(args.name)}.toml")
+    write_site(spec, out, force=args.force)
+    print(f"wrote {out}; edit the sensors' sources and positions, then: cuas check --config {out}")
+    return 0
+
+
 def cmd_warmup(args: argparse.Namespace) -> int:
     from cuas.warmup import run_warmup
 
@@ -531,6 +531,24 @@ def build_parser() -> argparse.ArgumentParser:
     capture.add_argument("--sensor", default="rid-pcap", help="sensor id in the replay file")
     capture.set_defaults(func=cmd_import_capture)
 
+    init = sub.add_parser("init", help="write a commented config for a new site")
+    init.add_argument("name", help='the site\'s name, e.g. "North Gate Substation"')
+    init.add_argument(
+        "--reference", required=True, metavar="LAT,LON[,ALT_M]", help="the site's centre"
+    )
+    init.add_argument(
+        "--zones", metavar="R1,R2,...", help="circle zones about the reference, radii in metres"
+    )
+    init.add_argument("--polygon", type=Path, help="zones from a GeoJSON file's polygons")
+    init.add_argument(
+        "--sensor",
+        action="append",
+        metavar="DRIVER",
+        help="a sensor with this built-in driver (repeat; see cuas drivers list)",
+    )
+    init.add_argument("-o", "--out", type=Path, help="the file to write (default: NAME.toml)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(func=cmd_init)
     warmup = sub.add_parser(
         "warmup", help="compile the tracker's kernels now, not at the first start"
     )
