@@ -424,6 +424,15 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from cuas.store.backup import backup_store
+    from cuas.store.database import store_path
+
+    config = load_config(args.config)
+    print(f"wrote {backup_store(store_path(config.data_dir), args.out, args.keep)}")
+    return 0
+
+
 def cmd_warmup(args: argparse.Namespace) -> int:
     from cuas.warmup import run_warmup
 
@@ -549,6 +558,11 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("-o", "--out", type=Path, help="the file to write (default: NAME.toml)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.set_defaults(func=cmd_init)
+    backup = sub.add_parser("backup", help="a consistent copy of the store, while it runs")
+    backup.add_argument("--config", type=Path, required=True)
+    backup.add_argument("--out", type=Path, required=True, help="folder for the backups")
+    backup.add_argument("--keep", type=int, default=14, help="newest backups kept (14)")
+    backup.set_defaults(func=cmd_backup)
     warmup = sub.add_parser(
         "warmup", help="compile the tracker's kernels now, not at the first start"
     )
