@@ -24,6 +24,7 @@ from pydantic import (
 
 from cuas.alerting.friends import FriendSpec
 from cuas.schema import AlertState, GeoPoint, ObjectClass, Site, ZoneLevel
+from cuas.tracking.config import TrackerConfig
 
 
 class ConfigError(ValueError):
@@ -162,29 +163,10 @@ class BusConfig(_Section):
         return files
 
 
-class TrackerSection(_Section):
-    accel_std_mps2: float = Field(3.0, gt=0)
-    gate_probability: float = Field(0.9997, gt=0, lt=1)
-    confirm_hits: int = Field(3, ge=1)
-    confirm_window: int = Field(5, ge=1)
-    coast_after_s: float = Field(3.0, gt=0)
-    delete_after_s: float = Field(12.0, gt=0)
-    tentative_delete_after_s: float = Field(4.0, gt=0)
-    init_velocity_std_mps: float = Field(25.0, gt=0)
-    late_tolerance_s: float = Field(0.5, ge=0)
-    motion_model: Literal["imm", "ncv"] = "imm"  # IMM: constant velocity + turns left/right
-    imm_cv_accel_std_mps2: float = Field(1.0, gt=0)
-    imm_turn_rate_rad_s: float = Field(0.2, gt=0)
-    imm_sojourn_s: float = Field(5.0, gt=0, description="expected time spent in one mode")
-    bearing_window_s: float = Field(2.0, gt=0, description="how long a bearing waits to cross")
-    crossing_min_angle_deg: float = Field(10.0, gt=0, lt=90)
-    crossing_max_range_m: float = Field(15_000.0, gt=0)
-    crossing_height_m: float = 50.0  # prior height of a crossing without elevations
-    crossing_height_std_m: float = Field(100.0, gt=0)
-    quality_std_m: float = Field(20.0, gt=0)
-    association: Literal["gnn", "jpda"] = Field(
-        "gnn", description="of established tracks to positions: jpda for dense clutter"
-    )
+class TrackerSection(TrackerConfig):
+    """``[tracker]``: the tracker's own settings (:class:`cuas.tracking.TrackerConfig`, the
+    one definition, validated here at load) and the two the engine around it reads."""
+
     publish_interval_s: float = Field(0.5, gt=0, description="how often tracks go on the bus")
     # Every detection, and so every alert, waits this long: 0 processes at once and applies
     # the few detections that arrive out of order approximately (at drone speeds, metres).

@@ -40,6 +40,21 @@ def test_check_accepts_the_demo_and_names_the_bad_key(tmp_path):
     assert "sites[0].zones[0].level" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_check_rejects_a_tracker_setting_the_engine_could_not_start_with(tmp_path):
+    """confirm_window = 70 once passed `cuas check` and then killed the engine at start."""
+    text = DEMO_CONFIG.read_text()
+    assert "confirm_window = 5" in text
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace("confirm_window = 5", "confirm_window = 70"))
+    result = cuas("check", "--config", str(bad))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "tracker.confirm_window" in result.stderr and "62" in result.stderr
+    bad.write_text(text.replace("confirm_window = 5", "confirm_window = 2"))  # 3 of 2
+    result = cuas("check", "--config", str(bad))
+    assert result.returncode == 2
+    assert "tracker" in result.stderr and "confirm_hits (3) must not exceed" in result.stderr
+
+
 def test_replay_of_a_file_that_is_not_a_recording_fails_cleanly(tmp_path):
     junk = tmp_path / "junk.jsonl"
     junk.write_text("hello\n")

@@ -40,7 +40,7 @@ from cuas.schema import (
     TrackStatus,
 )
 from cuas.store.sqlite import Store
-from cuas.tracking import Tracker, TrackerConfig, TrackView
+from cuas.tracking import Tracker, TrackView
 from cuas.tracking.coverage import SensorSight
 from cuas.tracking.measurement import (
     BEARING_AZ,
@@ -57,7 +57,6 @@ from cuas.tracking.reorder import ReorderBuffer
 log = logging.getLogger(__name__)
 
 TRACK_ID_BLOCK = 10_000
-_ENGINE_KEYS = ("publish_interval_s", "reorder_lag_s")  # [tracker] keys the engine reads
 
 
 @dataclass(frozen=True)
@@ -172,17 +171,13 @@ class FusionEngine:
         self.site_id = site.id
         self.frame = EnuFrame(ref.lat_deg, ref.lon_deg, ref.alt_m or 0.0)
         self.store = store
-        section = config.tracker.model_dump()
-        tracker_cfg = {k: v for k, v in section.items() if k not in _ENGINE_KEYS}
         # Track numbers persist across restarts so an old alert never names a new track:
         # the store hands out blocks of numbers and the engine takes another before it runs out.
         self._first_track_id = store.reserve("track_id", TRACK_ID_BLOCK)
         self._reserved_until = self._first_track_id + TRACK_ID_BLOCK
         self.sensors = {s.id: _sensor_model(s, self.frame) for s in config.sensors}
         sights = {s.id: _sensor_sight(s, self.sensors[s.id]) for s in config.sensors}
-        self.tracker = Tracker(
-            TrackerConfig(**tracker_cfg), first_track_id=self._first_track_id, sensors=sights
-        )
+        self.tracker = Tracker(config.tracker, first_track_id=self._first_track_id, sensors=sights)
         self.alerts = AlertEngine(
             build_zones(config.sites, self.frame),
             store,

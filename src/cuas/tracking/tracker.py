@@ -10,7 +10,6 @@ bookkeeping. Positions are local ENU in metres, velocities m/s, times Unix secon
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numba
 import numpy as np
@@ -18,6 +17,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
+from cuas.tracking.config import TrackerConfig
 from cuas.tracking.confirmation import OpportunityConfirmation
 from cuas.tracking.coverage import SensorSight
 from cuas.tracking.imm import imm_predict_batch, imm_predict_rows, imm_update_batch
@@ -68,47 +68,6 @@ _BUFFERS = (
     "_chance_t",
     "_domain",
 )
-
-
-@dataclass(frozen=True)
-class TrackerConfig:
-    accel_std_mps2: float = 3.0  # NCV process noise, and the IMM turn modes'
-    gate_probability: float = 0.9997  # chi-square gate, dof = measurement dimension
-    confirm_hits: int = 3  # M of ...
-    confirm_window: int = 5  # ... N opportunities
-    coast_after_s: float = 3.0  # confirmed -> coasting when no update for this long
-    delete_after_s: float = 12.0  # coasting -> deleted
-    tentative_delete_after_s: float = 4.0
-    init_velocity_std_mps: float = 25.0  # initial velocity uncertainty of a new track
-    late_tolerance_s: float = 0.5  # scans older than the tracker clock by more than this are late
-    motion_model: str = "imm"  # "imm" (CV + coordinated turns) or "ncv"
-    imm_cv_accel_std_mps2: float = 1.0  # process noise of the IMM's quiet CV mode
-    imm_turn_rate_rad_s: float = 0.2  # turn rate of the IMM's left and right turn modes
-    imm_sojourn_s: float = 5.0  # mean time in one IMM mode
-    bearing_window_s: float = 2.0  # how long an unassociated bearing waits to be crossed
-    crossing_min_angle_deg: float = 10.0  # sharper bearing crossings are not used
-    crossing_max_range_m: float = 15_000.0
-    crossing_height_m: float = 50.0  # ENU up prior for crossings without elevation ...
-    crossing_height_std_m: float = 100.0  # ... and its std
-    quality_std_m: float = 20.0  # position std at which the quality score halves
-    association: Literal["gnn", "jpda"] = "gnn"  # of established tracks to position detections
-    jpda_pd: float = 0.9  # JPDA's probability that a sensor detects a target
-    jpda_clutter_density: float = 1e-9  # JPDA's false positions per m^3 per scan (1 per km^3)
-
-    def __post_init__(self) -> None:
-        if self.motion_model not in ("imm", "ncv"):
-            raise ValueError(f"motion_model must be 'imm' or 'ncv', not {self.motion_model!r}")
-        if self.association not in ("gnn", "jpda"):
-            raise ValueError(f"association must be 'gnn' or 'jpda', not {self.association!r}")
-        if not 0.0 < self.jpda_pd <= 1.0:
-            raise ValueError("jpda_pd must be in (0, 1]")
-        if not self.jpda_clutter_density > 0.0:
-            raise ValueError("jpda_clutter_density must be > 0 (false detections per m^3)")
-        if not 0.0 < self.gate_probability < 1.0:
-            raise ValueError("gate_probability must be in (0, 1)")
-        # The window is an int64 bit mask, newest opportunity in bit 0.
-        if not 1 <= self.confirm_hits <= self.confirm_window <= 62:
-            raise ValueError("need 1 <= confirm_hits <= confirm_window <= 62")
 
 
 @dataclass
@@ -235,13 +194,14 @@ def _contiguous(
 class Tracker:
     def __init__(
         self,
-        config: TrackerConfig = TrackerConfig(),
+        config: TrackerConfig | None = None,
         first_track_id: int = 1,
         sensors: Mapping[str, SensorSight] | None = None,
     ) -> None:
-        """sensors: the cover and revisit period of sensors known in advance (see
-        :mod:`cuas.tracking.confirmation`); others charge misses once their period is learned."""
-        self.config = config
+        """config: the defaults when None. sensors: the cover and revisit period of sensors
+        known in advance (see :mod:`cuas.tracking.confirmation`); others charge misses once
+        their period is learned."""
+        config = self.config = config if config is not None else TrackerConfig()
         self._sights = dict(sensors or {})
         self._confirmation = OpportunityConfirmation(config.confirm_hits, config.confirm_window)
         self.clock = -math.inf  # newest accepted scan time, s
