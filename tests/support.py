@@ -35,10 +35,7 @@ def _sub(text: str, old: str, new: str) -> str:
 def demo_config_text(data_dir: Path, recording: Path, source_query: str = "") -> str:
     """The bundled demo config, moved to free ports, a private data dir and a given recording."""
     text = DEMO_CONFIG.read_text()
-    api, ingest, output = free_port(), free_port(), free_port()
-    text = _sub(text, "port = 8000", f"port = {api}")
-    text = _sub(text, "tcp://127.0.0.1:5550", f"tcp://127.0.0.1:{ingest}")
-    text = _sub(text, "tcp://127.0.0.1:5551", f"tcp://127.0.0.1:{output}")
+    text = _sub(text, "port = 8000", f"port = {free_port()}")  # the bus: IPC in data_dir
     text = _sub(text, 'data_dir = "../var/demo"', f'data_dir = "{data_dir.as_posix()}"')
     return _sub(
         text,

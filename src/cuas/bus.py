@@ -21,10 +21,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -122,6 +124,41 @@ def _decode_checked(topic: str, model: type[BaseModel], envelope: bytes) -> Mess
     return Message(topic, str(env.get("src", "?")), seq if isinstance(seq, int) else -1, items)
 
 
+def _bind(sock: zmq.Socket, endpoint: str, curve: CurveKeys | None) -> None:
+    """Bind, keeping the bus out of other local users' reach.
+
+    An IPC socket is made in a folder of mode 0700 (created so if missing; a warning if an
+    existing one is open to others) and the socket file itself is made 0600. A TCP socket
+    without CURVE is reachable by every process on the machine: that is warned about.
+    """
+    if endpoint.startswith("ipc://"):
+        path = Path(endpoint[len("ipc://") :])
+        folder = path.parent
+        if not folder.exists():
+            folder.mkdir(mode=0o700, parents=True)
+            folder.chmod(0o700)  # mkdir's mode is cut by the umask; make sure
+        info = folder.stat()
+        if info.st_uid != os.getuid() or info.st_mode & 0o077:
+            log.warning(
+                "bus: %s is in %s, which other users may enter (mode %o, owner %d): they "
+                "can reach this bus; use a folder of mode 0700 owned by this user",
+                endpoint,
+                folder,
+                stat.S_IMODE(info.st_mode),
+                info.st_uid,
+            )
+        sock.bind(endpoint)
+        path.chmod(0o600)
+        return
+    if endpoint.startswith("tcp://") and curve is None:
+        log.warning(
+            "bus: %s is TCP without CURVE: any process that can reach the port can publish "
+            "or read on it; leave [bus] unset (private IPC sockets) or set the curve_* keys",
+            endpoint,
+        )
+    sock.bind(endpoint)
+
+
 def publisher_socket(
     ctx: zmq.Context, endpoint: str, bind: bool, hwm: int, curve: CurveKeys | None = None
 ) -> zmq.Socket:
@@ -131,7 +168,10 @@ def publisher_socket(
     sock.setsockopt(zmq.LINGER, 500)
     if curve is not None:
         apply_curve(sock, curve)
-    (sock.bind if bind else sock.connect)(endpoint)
+    if bind:
+        _bind(sock, endpoint, curve)
+    else:
+        sock.connect(endpoint)
     return sock
 
 
@@ -151,7 +191,10 @@ def subscriber_socket(
         sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
     if curve is not None:
         apply_curve(sock, curve)
-    (sock.bind if bind else sock.connect)(endpoint)
+    if bind:
+        _bind(sock, endpoint, curve)
+    else:
+        sock.connect(endpoint)
     return sock
 
 

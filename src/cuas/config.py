@@ -110,9 +110,18 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+BUS_DIR_NAME = "bus"  # under the data dir: the default IPC sockets, in a 0700 folder
+IPC_PATH_MAX = 107  # sun_path of a UNIX socket address, less its terminating NUL
+
+
 class BusConfig(_Section):
-    ingest: str = "tcp://127.0.0.1:5550"  # drivers -> engine (the engine binds)
-    output: str = "tcp://127.0.0.1:5551"  # engine -> API and machine consumers (engine binds)
+    # Unset: IPC sockets in DATA_DIR/bus, a folder only this user may enter (mode 0700), so
+    # no other local user can inject detections or read the picture. TCP (with CURVE for
+    # remote drivers) when a part runs on another machine.
+    ingest: str | None = Field(None, description="drivers -> engine (the engine binds)")
+    output: str | None = Field(
+        None, description="engine -> API and machine consumers (the engine binds)"
+    )
     hwm: int = Field(10_000, ge=10)
     # ZeroMQ CURVE on the ingest link (cuas.keys); all four set, or none
     curve_server_secret: str | None = Field(
@@ -128,8 +137,8 @@ class BusConfig(_Section):
 
     @field_validator("ingest", "output")
     @classmethod
-    def _endpoint(cls, value: str) -> str:
-        if not value.startswith(("tcp://", "ipc://", "inproc://")):
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("tcp://", "ipc://", "inproc://")):
             raise ValueError("must be a ZeroMQ endpoint such as tcp://127.0.0.1:5550")
         return value
 
@@ -420,6 +429,21 @@ class DeploymentConfig(_Section):
     @property
     def data_dir(self) -> Path:
         return self.resolve(self.service.data_dir)
+
+    @model_validator(mode="after")
+    def _private_bus(self) -> DeploymentConfig:
+        """Unset bus endpoints become IPC sockets in the private folder DATA_DIR/bus."""
+        for key in ("ingest", "output"):
+            if getattr(self.bus, key) is None:
+                path = self.data_dir / BUS_DIR_NAME / f"{key}.sock"
+                if len(str(path).encode()) > IPC_PATH_MAX:
+                    raise ValueError(
+                        f"bus.{key}: the default IPC socket {path} is longer than the system "
+                        f"allows ({IPC_PATH_MAX} bytes); choose a shorter service.data_dir or "
+                        "set bus.ingest and bus.output"
+                    )
+                setattr(self.bus, key, f"ipc://{path}")
+        return self
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

@@ -140,12 +140,31 @@ def validate_deployment(config: DeploymentConfig) -> None:
         validate_outbound(config)
 
 
+def _check_ipc_free(path: str, what: str) -> None:
+    """A live listener on an IPC socket means another process owns it: ZeroMQ would
+    silently take the path over from it, leaving two engines each with half the feed."""
+    if not Path(path).is_socket():
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(path)
+        except OSError:
+            return  # a stale file left by a dead process; binding replaces it
+    raise ConfigError(
+        f"{what}: {path} is held by a running process (another `cuas run` on this "
+        "data_dir?); stop it or choose another service.data_dir"
+    )
+
+
 def check_ports(config: DeploymentConfig) -> None:
     _check_free(config.api.host, config.api.port, "api.port")
     for key in ("ingest", "output"):
-        parts = urlsplit(getattr(config.bus, key))
+        endpoint = getattr(config.bus, key)
+        parts = urlsplit(endpoint)
         if parts.scheme == "tcp" and parts.port:
             _check_free(parts.hostname or "127.0.0.1", parts.port, f"bus.{key}")
+        elif parts.scheme == "ipc":
+            _check_ipc_free(endpoint[len("ipc://") :], f"bus.{key}")
 
 
 def run(

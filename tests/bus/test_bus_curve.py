@@ -164,9 +164,7 @@ def test_create_keypair_writes_a_private_secret_and_never_overwrites(tmp_path):
 
 
 def _config(tmp_path: Path, bus_lines: str) -> Path:
-    text = DEMO_CONFIG.read_text().replace(
-        'output = "tcp://127.0.0.1:5551"', 'output = "tcp://127.0.0.1:5551"\n' + bus_lines
-    )
+    text = DEMO_CONFIG.read_text().replace("[bus]\n", "[bus]\n" + bus_lines)
     text = text.replace("../replay_data/", f"{DEMO_CONFIG.parent.parent / 'replay_data'}/")
     path = tmp_path / "site.toml"
     path.write_text(text)
