@@ -57,6 +57,11 @@ class ApiConfig(_Section):
     require_key_on_loopback: bool = Field(
         False, description="ask for API keys even on a loopback host (always on elsewhere)"
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="names this server may be reached by besides loopback ones, checked in "
+        "the Host header while keys are not required (against DNS rebinding)",
+    )
     max_body_bytes: int = Field(
         64 * 1024, ge=1024, le=16 * 1024 * 1024, description="larger request bodies get 413"
     )

@@ -30,7 +30,7 @@ def env(tmp_path):
     engine_pub = Publisher(endpoint, bind=True, src="engine")
     store = Store(tmp_path / "cuas.sqlite")
     app = create_app(load_config(DEMO_CONFIG), store, endpoint)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:  # a loopback Host
         assert engine_pub.wait_for_subscriber(5.0), "API never subscribed to the engine output"
         yield client, engine_pub, store
     engine_pub.close()
@@ -143,7 +143,7 @@ def test_stream_sends_snapshot_then_live_changes(env):
     alert = raise_alert(store)
     pub.publish(TOPIC_TRACKS, [track("T1")])
     wait_for(lambda: client.get("/api/v1/tracks").json())
-    with client.websocket_connect("/api/v1/stream") as ws:
+    with client.websocket_connect("ws://127.0.0.1/api/v1/stream") as ws:
         snap = ws.receive_json()
         assert snap["type"] == "snapshot"
         assert [a["alert_id"] for a in snap["alerts"]] == [alert.alert_id]

@@ -13,6 +13,7 @@ from cuas import __version__
 from cuas.api.auth import ApiKeyStore, AuthGate, install_log_redaction
 from cuas.api.limits import BodySizeLimit
 from cuas.api.live import LiveState
+from cuas.api.origin import HostOriginGuard
 from cuas.api.routes import alerts, friends, health, picture, sensors, sites, stream, tracks, ui
 from cuas.api.routes.ui import dashboard_csp
 from cuas.config import DeploymentConfig
@@ -38,12 +39,19 @@ def create_app(config: DeploymentConfig, store: Store, output_endpoint: str | No
         version=__version__,
         description="Counter-drone sensor fusion and alerting: sites, sensors, tracks, alerts.",
         lifespan=lifespan,
+        redirect_slashes=False,  # its redirect would echo the Host header back as a URL
     )
     app.state.config = config
     app.state.store = store
     app.state.live = live
     app.state.auth = AuthGate(keys, config.api.keys_required, live.counters)
     app.add_middleware(BodySizeLimit, max_bytes=config.api.max_body_bytes)
+    app.add_middleware(
+        HostOriginGuard,
+        enabled=not config.api.keys_required,
+        allowed_hosts=config.api.allowed_hosts,
+        counters=live.counters,
+    )
 
     api = APIRouter(prefix="/api/v1")
     for module in (health, sites, sensors, tracks, alerts, friends, picture, stream, ui):
