@@ -281,6 +281,10 @@ class GapCounter:
         self._next: dict[str, int] = {}
         self.lost = 0
 
+    def expected(self, src: str) -> int:
+        """The sequence number due next from ``src`` (0 before its first message)."""
+        return self._next.get(src, 0)
+
     def see(self, src: str, seq: int) -> None:
         if seq < 0:
             return

@@ -10,10 +10,13 @@ sensors (``cuas.sim.exercise``).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing as mp
+import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,11 +27,13 @@ from urllib.parse import urlsplit
 
 from cuas.config import ConfigError, DeploymentConfig, load_config
 from cuas.driver.service import validate_sensors
+from cuas.holders import tcp_port_holders, unix_socket_holders
 from cuas.keys import client_keys, server_keys
 
 log = logging.getLogger("cuas")
 
 RESTART_BACKOFF_MAX_S = 30.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 HEALTHY_RUN_S = 60.0  # a part that ran this long before dying restarts after 1 s again
 
 
@@ -60,14 +65,29 @@ def _interrupt() -> None:
     raise KeyboardInterrupt
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel kill this process when its parent dies (Linux ``PR_SET_PDEATHSIG``),
+    so a supervisor killed with -9 leaves no orphan holding the ports and the picture. If
+    the parent is already gone (it died before this ran), exit now."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
 def _child(
     role: str,
     config_path: str,
     record_path: str | None,
     api_port: int | None,
     exercise_sensors: list[dict[str, Any]] | None = None,
+    parent_pid: int | None = None,
 ) -> None:
     """Entry point of every child process."""
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     config = load_config(config_path)
     if api_port is not None:
         config.api.port = api_port
@@ -124,9 +144,16 @@ def _check_free(endpoint_host: str, port: int, what: str) -> None:
             s.bind((endpoint_host, port))
         except OSError as exc:
             raise ConfigError(
-                f"{what}: {endpoint_host}:{port} is not free ({exc.strerror}); stop whatever "
-                "uses it or choose another port in the config"
+                f"{what}: {endpoint_host}:{port} is not free ({exc.strerror}); "
+                f"{_held_by(tcp_port_holders(port))}; stop it or choose another port in the "
+                "config"
             ) from None
+
+
+def _held_by(holders: list[str]) -> str:
+    if not holders:
+        return "its holder is not visible to this user"
+    return "held by " + "; ".join(holders) + " (a part of an earlier run left behind?)"
 
 
 def validate_deployment(config: DeploymentConfig) -> None:
@@ -151,8 +178,8 @@ def _check_ipc_free(path: str, what: str) -> None:
         except OSError:
             return  # a stale file left by a dead process; binding replaces it
     raise ConfigError(
-        f"{what}: {path} is held by a running process (another `cuas run` on this "
-        "data_dir?); stop it or choose another service.data_dir"
+        f"{what}: {path} is held by a running process: {_held_by(unix_socket_holders(path))}; "
+        "stop it or choose another service.data_dir"
     )
 
 
@@ -207,7 +234,14 @@ def run(
     def start(part: _Part) -> None:
         part.process = ctx.Process(
             target=_child,
-            args=(part.role, str(config_path), record_path, api_port, exercise_sensors),
+            args=(
+                part.role,
+                str(config_path),
+                record_path,
+                api_port,
+                exercise_sensors,
+                os.getpid(),
+            ),
             name=f"cuas-{part.role}",
             daemon=False,
         )

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from cuas import __version__
 from cuas.api.auth import ApiKeyStore, AuthGate, install_log_redaction
 from cuas.api.limits import BodySizeLimit
-from cuas.api.live import LiveState
+from cuas.api.live import TRACK_STALE_MIN_S, LiveState
 from cuas.api.origin import HostOriginGuard
 from cuas.api.routes import alerts, friends, health, picture, sensors, sites, stream, tracks, ui
 from cuas.api.routes.ui import dashboard_csp
@@ -24,7 +24,12 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def create_app(config: DeploymentConfig, store: Store, output_endpoint: str | None) -> FastAPI:
     """Build the app; ``output_endpoint`` is the engine's bus output (None: no live feed)."""
-    live = LiveState(store, output_endpoint, config.service.history_retention_h * 3600.0)
+    live = LiveState(
+        store,
+        output_endpoint,
+        config.service.history_retention_h * 3600.0,
+        track_stale_s=max(TRACK_STALE_MIN_S, 4 * config.tracker.publish_interval_s),
+    )
     keys = ApiKeyStore(store.path)  # its connection lives as long as the app
     install_log_redaction()
 

@@ -43,13 +43,23 @@ log = logging.getLogger(__name__)
 CLIENT_QUEUE = 2_000
 HISTORY_INTERVAL_S = 1.0
 PRUNE_INTERVAL_S = 300.0
+TRACK_STALE_MIN_S = 10.0  # a track the engine has not re-published for this long is dropped
+SWEEP_INTERVAL_S = 1.0
 
 
 class LiveState:
     def __init__(
-        self, store: Store, output_endpoint: str | None, history_retention_s: float = math.inf
+        self,
+        store: Store,
+        output_endpoint: str | None,
+        history_retention_s: float = math.inf,
+        track_stale_s: float = TRACK_STALE_MIN_S,
     ) -> None:
+        """``track_stale_s``: the engine re-publishes every live track at least this often
+        (a few of its publish intervals); one it has not is no longer vouched for."""
         self.store = store
+        self.track_stale_s = track_stale_s
+        self._track_seen: dict[str, float] = {}  # track id -> time.monotonic() last heard
         self.endpoint = output_endpoint
         self.history_retention_s = history_retention_s
         self.tracks: dict[str, Track] = {}
@@ -60,17 +70,19 @@ class LiveState:
         self._history_t: dict[str, float] = {}
         self._task: asyncio.Task | None = None
         self._pruner: asyncio.Task | None = None
+        self._sweeper: asyncio.Task | None = None
         self.started_unix = time.time()
 
     # -- life cycle ---------------------------------------------------------------------
     async def start(self) -> None:
         if self.endpoint:
             self._task = asyncio.create_task(self._run(), name="bus-listener")
+            self._sweeper = asyncio.create_task(self._sweep(), name="ghost-sweeper")
         if math.isfinite(self.history_retention_s):
             self._pruner = asyncio.create_task(self._prune(), name="history-pruner")
 
     async def stop(self) -> None:
-        for task in (self._task, self._pruner):
+        for task in (self._task, self._pruner, self._sweeper):
             if task:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -93,6 +105,8 @@ class LiveState:
                     if self.counters["bus_malformed"] == 1:
                         log.warning("API: malformed bus message skipped (%s)", exc)
                     continue
+                if 0 <= msg.seq < self.gaps.expected(msg.src) - 1:
+                    self.forget_tracks(f"{msg.src} restarted (its sequence began again)")
                 self.gaps.see(msg.src, msg.seq)
                 self.counters["bus_lost"] = self.gaps.lost
                 if msg.topic == TOPIC_TRACKS:
@@ -117,6 +131,32 @@ class LiveState:
                 self.counters["history_pruned"] += deleted
             await asyncio.sleep(PRUNE_INTERVAL_S)
 
+    async def _sweep(self) -> None:
+        """Drop tracks the engine stopped re-publishing (it died, hangs, or was replaced)."""
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL_S)
+            cutoff = time.monotonic() - self.track_stale_s
+            stale = [tid for tid, seen in self._track_seen.items() if seen < cutoff]
+            if stale:
+                self._drop(stale, f"not re-published for {self.track_stale_s:g} s")
+
+    def forget_tracks(self, why: str) -> None:
+        """Drop every track: their engine no longer vouches for them."""
+        if self.tracks:
+            self._drop(list(self.tracks), why)
+
+    def _drop(self, track_ids: list[str], why: str) -> None:
+        gone = []
+        for track_id in track_ids:
+            self._track_seen.pop(track_id, None)
+            self._history_t.pop(track_id, None)
+            track = self.tracks.pop(track_id, None)
+            if track is not None:
+                gone.append(track.model_copy(update={"status": TrackStatus.DELETED}))
+        self.counters["stale_tracks_dropped"] += len(gone)
+        log.warning("API: dropped %d track(s) the engine no longer vouches for: %s", len(gone), why)
+        self.broadcast("tracks", gone)
+
     # -- updates ------------------------------------------------------------------------
     async def on_tracks(self, tracks: list[Track]) -> None:
         now = time.monotonic()
@@ -125,8 +165,10 @@ class LiveState:
             if track.status is TrackStatus.DELETED:
                 self.tracks.pop(track.track_id, None)
                 self._history_t.pop(track.track_id, None)
+                self._track_seen.pop(track.track_id, None)
                 continue
             self.tracks[track.track_id] = track
+            self._track_seen[track.track_id] = now
             if now - self._history_t.get(track.track_id, 0.0) >= HISTORY_INTERVAL_S:
                 self._history_t[track.track_id] = now
                 due.append(track)
