@@ -374,6 +374,12 @@ def test_pre_alert_shows_time_to_breach_and_entry_point(rich_service):
         card.locator(".alert-track").click()
         row = pg.locator("#td-body dd.breach", has_text=ZONE_NAMES[zone_id])
         playwright_api.expect(row).to_contain_text(f"{ZONE_NAMES[zone_id]}: in ")
+        # the card shows the class, its belief and the sources that made it
+        assert alert["track"]["class_sources"], alert["track"]
+        body = pg.locator("#td-body")
+        playwright_api.expect(body).to_contain_text("drone (from ")
+        belief = body.locator("dt", has_text="Belief").locator("xpath=following-sibling::dd[1]")
+        playwright_api.expect(belief).to_contain_text("drone ")
         # the countdown follows the live prediction the track carries (refreshed with each
         # published picture); read both until one picture has it (the track may be between)
         for _ in range(20):

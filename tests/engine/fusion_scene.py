@@ -18,6 +18,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -188,16 +189,17 @@ def run(
     **config_kw: object,
 ) -> Run:
     """Feed detections at their arrival times (seconds from T0) the way the engine service
-    does: a quick step after each arrival, a full one every ``publish_s``."""
+    does: a quick step after each arrival (those arriving at one time together, as one
+    message of a driver), a full one every ``publish_s``."""
     store = store or Store(":memory:")
     engine = FusionEngine(config(**config_kw), store)
     steps = []
     next_full = 0.0
-    for t_rx, det in sorted(arrivals, key=lambda a: a[0]):
+    for t_rx, batch in groupby(sorted(arrivals, key=lambda a: a[0]), key=lambda a: a[0]):
         while next_full <= t_rx:
             steps.append((next_full, engine.step(T0 + next_full)))
             next_full += publish_s
-        engine.ingest([det])
+        engine.ingest([det for _, det in batch])  # what one bus message carries
         steps.append((t_rx, engine.step(T0 + t_rx, full=False)))
     while next_full <= t_end:
         steps.append((next_full, engine.step(T0 + next_full)))

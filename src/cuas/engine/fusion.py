@@ -6,9 +6,9 @@ order (a reorder buffer of ``[tracker] reorder_lag_s`` plus the largest declared
 latency), converts them into the tracker's measurement models in the site frame (3-D
 positions, radar range/azimuth/elevation, direction-finding bearings; each sensor's
 configured position and local frame), feeds the tracker one scan (sensor, time) at a
-time, keeps what the tracker does not (class, identities, pilot position) per track, and
-hands confirmed tracks to the alert rules. Presence-only detections make no track: they
-are handed on in each step's result for the alert rules.
+time, keeps what the tracker does not (class belief from all the evidence, identities,
+pilot position) per track, and hands confirmed tracks to the alert rules. Presence-only
+detections make no track: they are handed on in each step's result for the alert rules.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 from cuas.alerting.engine import KEEP_HORIZON_FACTOR, AlertEngine
 from cuas.alerting.zones import build_zones, may_contact
 from cuas.config import DeploymentConfig, SensorConfig, SensorNoise
+from cuas.engine.classification import ClassBelief
 from cuas.engine.identity import IdentityResolver
 from cuas.geo import EnuFrame
 from cuas.plausibility import Screen
@@ -35,7 +36,6 @@ from cuas.schema import (
     GeoPoint,
     Identity,
     MeasurementKind,
-    ObjectClass,
     Track,
     TrackStatus,
 )
@@ -103,8 +103,7 @@ class _TrackInfo:
     """What the engine knows about a track beyond its kinematic state."""
 
     identity: dict[str, str] = field(default_factory=dict)
-    object_class: ObjectClass = ObjectClass.UNKNOWN
-    class_source: str | None = None
+    belief: ClassBelief = field(default_factory=ClassBelief)
     pilot: GeoPoint | None = None
     home: GeoPoint | None = None
     first_t_unix: float = math.nan  # the track's first detection
@@ -114,8 +113,11 @@ class _TrackInfo:
             self.first_t_unix = det.t_unix
         for name, value in det.identity.model_dump(exclude_none=True).items():
             self.identity[name] = value
-        if det.object_class is not ObjectClass.UNKNOWN:
-            self.object_class, self.class_source = det.object_class, det.class_source
+        if det.class_source is not None:
+            source = det.class_source
+            if source == "sapient" and det.signature is not None:
+                source = "rf_signature"  # a SAPIENT passive RF node heard its radio
+            self.belief.add(det.object_class, source, det.class_confidence)
         if det.pilot is not None:
             self.pilot = det.pilot
         if det.home is not None:
@@ -512,6 +514,7 @@ class FusionEngine:
         info = self.info.get(view.track_id, _TrackInfo())
         enu = view.x[:3]
         identity = Identity(**info.identity)
+        object_class, belief, sources = info.belief.decide()
         return Track(
             track_id=f"T{view.track_id}",
             site_id=self.site_id,
@@ -521,8 +524,10 @@ class FusionEngine:
             enu_m=(float(enu[0]), float(enu[1]), float(enu[2])),
             velocity_enu_mps=(float(view.x[3]), float(view.x[4]), float(view.x[5])),
             position_std_m=float(np.sqrt(np.trace(view.P[:3, :3]) / 3.0)),
-            object_class=info.object_class,
-            class_source=info.class_source,
+            object_class=object_class,
+            class_source=sources[0] if sources else None,
+            class_belief=belief,
+            class_sources=sources,
             identity=identity,
             identity_key=view.identity_key,
             first_t_unix=None if math.isnan(info.first_t_unix) else info.first_t_unix,

@@ -1112,7 +1112,19 @@
       dl.appendChild(el('dt', null, k));
       dl.appendChild(el('dd', cls2 || null, v === null || v === undefined || v === '' ? '—' : v));
     };
-    row('Class', `${CLASS_LABEL[t.object_class] || str(t.object_class)}${t.class_source ? ` (from ${str(t.class_source).replace(/_/g, ' ')})` : ' (no source)'}`);
+    const sources = Array.isArray(t.class_sources) && t.class_sources.length ? t.class_sources : t.class_source ? [t.class_source] : [];
+    const from = sources.length ? ` (from ${sources.map((s) => str(s).replace(/_/g, ' ')).join(', ')})` : ' (no source)';
+    row('Class', `${CLASS_LABEL[t.object_class] || str(t.object_class)}${from}`);
+    if (t.class_belief && typeof t.class_belief === 'object') {
+      const parts = Object.entries(t.class_belief)
+        .filter(([, v]) => num(v) !== null)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${CLASS_SHORT[k] || str(k)} ${num(v).toFixed(2)}`);
+      row('Belief', parts.join(' · '), 'mono');
+    }
+    if (Array.isArray(t.flags) && t.flags.includes('possible_spoof')) {
+      row('Warning', 'possible spoofed Remote ID: its identity was also heard where this object cannot be', 'flag-spoof');
+    }
     const mine = sortAlerts([...state.alerts.values()].filter((a) => str(a.track_id) === str(t.track_id) && a.zone_id));
     for (const a of mine) {
       const lvl = cssToken(a.zone_level);
