@@ -36,6 +36,7 @@ from cuas.schema import (
     GeoPoint,
     Identity,
     MeasurementKind,
+    ObjectClass,
     Track,
     TrackStatus,
 )
@@ -113,7 +114,7 @@ class _TrackInfo:
             self.first_t_unix = det.t_unix
         for name, value in det.identity.model_dump(exclude_none=True).items():
             self.identity[name] = value
-        if det.class_source is not None:
+        if det.class_source is not None or det.object_class is not ObjectClass.UNKNOWN:
             source = det.class_source
             if source == "sapient" and det.signature is not None:
                 source = "rf_signature"  # a SAPIENT passive RF node heard its radio
@@ -128,7 +129,8 @@ def _informative(det: Detection) -> bool:
     """Whether det carries anything _TrackInfo.merge keeps beyond a track's first detection
     (an identity, a class, a pilot or home position); keep in step with merge."""
     return (
-        det.object_class is not ObjectClass.UNKNOWN
+        det.class_source is not None  # class evidence, an "unknown" label included
+        or det.object_class is not ObjectClass.UNKNOWN
         or det.pilot is not None
         or det.home is not None
         or any(value is not None for value in det.identity.__dict__.values())
