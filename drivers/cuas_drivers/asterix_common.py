@@ -11,25 +11,26 @@ and each record's FSPEC is a bit map, one bit per Field Reference Number (FRN) i
 category's User Application Profile, bit 1 (LSB) of every FSPEC octet being FX ("another
 FSPEC octet follows"). The items' lengths depend on the edition's UAP, so records are cut by
 libasterix (MIT, generated from the zoranbosnjak/asterix-specs definitions) for the edition
-the sensor's profile names; the block framing is cut here, with every length bounded.
+the sensor's profile names; the block framing is cut here, with every length bounded. libasterix's generated module
+takes seconds to import, so it is imported on first use, not with this module.
 """
 
 from __future__ import annotations
 
 import struct
+from functools import cache
 from typing import Any, NamedTuple
-
-import asterix.generated as gen
-from asterix.base import Bits
 
 from cuas.driver import DecodeError
 
 HEADER_BYTES = 3  # CAT (1 octet) + LEN (2 octets, big-endian)
 
-#: category -> {"major.minor": libasterix class}, for every edition libasterix ships
-EDITIONS: dict[int, dict[str, Any]] = {
-    cat: {f"{c.cv_edition[0]}.{c.cv_edition[1]}": c for c in classes}
-    for cat, classes in gen.manifest["CATS"].items()
+#: category -> the editions libasterix 0.36 ships of the categories decoded here (a test
+#: checks this against libasterix's manifest)
+EDITIONS: dict[int, tuple[str, ...]] = {
+    10: ("1.1",),
+    48: ("1.27", "1.28", "1.29", "1.30", "1.31", "1.32"),
+    62: ("1.16", "1.17", "1.18", "1.19", "1.20", "1.21"),
 }
 
 
@@ -60,9 +61,15 @@ def split_datablocks(data: bytes) -> list[DataBlock]:
     return blocks
 
 
+@cache
 def edition_class(category: int, edition: str) -> Any:
     """The libasterix class of one category edition (checked when the options are read)."""
-    return EDITIONS[category][edition]
+    import asterix.generated as gen
+
+    for cls in gen.manifest["CATS"][category]:
+        if f"{cls.cv_edition[0]}.{cls.cv_edition[1]}" == edition:
+            return cls
+    raise KeyError(f"CAT{category:03d} edition {edition} is not in libasterix")
 
 
 def parse_records(category: int, edition: str, records: bytes) -> list[Any]:
@@ -71,6 +78,8 @@ def parse_records(category: int, edition: str, records: bytes) -> list[Any]:
     libasterix slices its buffer for every field it reads; a memoryview makes those
     slices free, so a full 64 KiB block costs linear, not quadratic, time.
     """
+    from asterix.base import Bits
+
     cls = edition_class(category, edition)
     try:
         result = cls.cv_uap.parse(Bits.from_bytes(memoryview(records)))  # type: ignore[arg-type]
