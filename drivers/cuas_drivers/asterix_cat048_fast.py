@@ -33,8 +33,8 @@ import math
 from typing import NamedTuple
 
 from cuas.driver import DecodeError
-from cuas_drivers.asterix_common import FL_M
 from cuas_drivers.asterix_cat048 import NM_M, Cat048Plot
+from cuas_drivers.asterix_common import FL_M
 
 FT_M = 0.3048
 FSPEC_MAX_OCTETS = 4
@@ -265,9 +265,7 @@ def _plot(data: bytes, at: list[int], fl_signed: bool) -> Cat048Plot:
         height_3d_m=height_m,
         track_number=None if i161 < 0 else _u16(data, i161) & 0x0FFF,
         icao24=(
-            None
-            if i220 < 0
-            else f"{data[i220] << 16 | data[i220 + 1] << 8 | data[i220 + 2]:06x}"
+            None if i220 < 0 else f"{data[i220] << 16 | data[i220 + 1] << 8 | data[i220 + 2]:06x}"
         ),
         ground_speed_mps=speed_mps,
         heading_rad=heading_rad,

@@ -11,8 +11,8 @@ and each record's FSPEC is a bit map, one bit per Field Reference Number (FRN) i
 category's User Application Profile, bit 1 (LSB) of every FSPEC octet being FX ("another
 FSPEC octet follows"). The items' lengths depend on the edition's UAP, so records are cut by
 libasterix (MIT, generated from the zoranbosnjak/asterix-specs definitions) for the edition
-the sensor's profile names; the block framing is cut here, with every length bounded. libasterix's generated module
-takes seconds to import, so it is imported on first use, not with this module.
+the sensor's profile names; the block framing is cut here, with every length bounded.
+libasterix's generated module takes seconds to import, so it is imported on first use.
 """
 
 from __future__ import annotations

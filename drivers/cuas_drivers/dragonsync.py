@@ -40,13 +40,12 @@ from cuas.driver import (
     Driver,
     Framing,
     GeoPoint,
-    Identity,
     MeasurementKind,
     ObjectClass,
     RawRef,
     SensorInfo,
-    Signature,
 )
+from cuas.driver import construct as build
 from cuas.driver.memory import RecentMap
 
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
@@ -69,6 +68,8 @@ class DragonSyncOptions(BaseModel):
 
 def _number(value: Any, field: str) -> float | None:
     """A float from a number or a string with units; None for 'Undefined'/unknown."""
+    if type(value) is float and value - value == 0.0:  # the common case: finite JSON number
+        return value
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -147,7 +148,8 @@ class DragonSyncDriver(Driver):
             blocks = message
         else:
             raise DecodeError(f"top level is {type(message).__name__}, expected list or object")
-        raw = RawRef(sensor_id=self.sensor.sensor_id, frame_seq=frame_seq)
+        raw = build.raw_ref(sensor_id=self.sensor.sensor_id, frame_seq=frame_seq)
+        t_rx_unix = float(t_rx_unix)
         if "lat" in blocks and "lon" in blocks and "Location/Vector Message" not in blocks:
             return self._decode_flat(blocks, t_rx_unix, raw)
         return self._decode_blocks(blocks, t_rx_unix, raw)
@@ -204,9 +206,11 @@ class DragonSyncDriver(Driver):
                 system.get("longitude", system.get("operator_lon")),
                 "System pilot",
             )
-            state.pilot = GeoPoint(lat_deg=pilot[0], lon_deg=pilot[1]) if pilot else state.pilot
+            state.pilot = (
+                build.geo_point(lat_deg=pilot[0], lon_deg=pilot[1]) if pilot else state.pilot
+            )
             home = _latlon(system.get("home_lat"), system.get("home_lon"), "System home")
-            state.home = GeoPoint(lat_deg=home[0], lon_deg=home[1]) if home else state.home
+            state.home = build.geo_point(lat_deg=home[0], lon_deg=home[1]) if home else state.home
         freq = self._block(blocks, "Frequency Message")
         if freq is not None:
             hz_or_mhz = _number(freq.get("frequency"), "frequency")
@@ -220,8 +224,8 @@ class DragonSyncDriver(Driver):
     def _location_detection(
         self, loc: dict[str, Any], state: _Broadcaster, t_rx_unix: float, raw: RawRef
     ) -> Detection:
-        identity = Identity(**state.identity)
-        signature = Signature(
+        identity = build.identity(**state.identity)
+        signature = build.signature(
             freq_mhz=state.freq_mhz, rssi_dbm=state.rssi_dbm, protocol="remote_id"
         )
         common = dict(
@@ -237,15 +241,15 @@ class DragonSyncDriver(Driver):
         )
         latlon = _latlon(loc.get("latitude"), loc.get("longitude"), "Location")
         if latlon is None:
-            return Detection(kind=MeasurementKind.PRESENCE, **common)
+            return build.detection(kind=MeasurementKind.PRESENCE, **common)
         alt_m, vertical_std_m = self._altitude(loc)
         horizontal_std_m = _accuracy_std_m(loc.get("horizontal_accuracy"))
         h_std = horizontal_std_m or self.sensor.noise.position_m
         v_std = _accuracy_std_m(loc.get("vertical_accuracy")) or vertical_std_m
         covariance = [[h_std**2, 0.0, 0.0], [0.0, h_std**2, 0.0], [0.0, 0.0, v_std**2]]
-        return Detection(
+        return build.detection(
             kind=MeasurementKind.POSITION,
-            position=GeoPoint(lat_deg=latlon[0], lon_deg=latlon[1], alt_m=alt_m),
+            position=build.geo_point(lat_deg=latlon[0], lon_deg=latlon[1], alt_m=alt_m),
             velocity_enu_mps=self._velocity(loc),
             covariance=covariance,
             **common,
@@ -289,9 +293,9 @@ class DragonSyncDriver(Driver):
         if _text(obj.get("operator_id")):
             state.identity["operator_id"] = _text(obj.get("operator_id"))
         pilot = _latlon(obj.get("pilot_lat"), obj.get("pilot_lon"), "pilot")
-        state.pilot = GeoPoint(lat_deg=pilot[0], lon_deg=pilot[1]) if pilot else state.pilot
+        state.pilot = build.geo_point(lat_deg=pilot[0], lon_deg=pilot[1]) if pilot else state.pilot
         home = _latlon(obj.get("home_lat"), obj.get("home_lon"), "home")
-        state.home = GeoPoint(lat_deg=home[0], lon_deg=home[1]) if home else state.home
+        state.home = build.geo_point(lat_deg=home[0], lon_deg=home[1]) if home else state.home
         state.freq_mhz = _number(obj.get("freq_mhz", obj.get("freq")), "freq") or state.freq_mhz
         state.rssi_dbm = _number(obj.get("rssi"), "rssi") or state.rssi_dbm
         alt = _number(obj.get("alt"), "alt")

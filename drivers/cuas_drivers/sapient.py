@@ -10,8 +10,9 @@ middleware uses for v2.0 children). Each message is framed as::
 Session: an ASM sends Registration and waits for our RegistrationAck (acceptance true, or
 false with ``ack_response_reason`` naming the broken rule), then StatusReports every
 ``status_definition.status_interval`` and DetectionReports as it sees things. Every message
-is ICD-validated first (sapient_codec.validate); an invalid one is counted malformed, and its
-sender gets an Error message (or a negative RegistrationAck) saying why.
+is ICD-validated first (sapient_codec.validate; DetectionReports by the descriptor walk
+alone, without sapient-pydantic's slower second opinion); an invalid one is counted
+malformed, and its sender gets an Error message (or a negative RegistrationAck) saying why.
 
 DetectionReport -> Detection:
 
@@ -54,7 +55,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cuas.driver import (
     DecodeError,
@@ -62,13 +63,12 @@ from cuas.driver import (
     Driver,
     Framing,
     GeoPoint,
-    Identity,
     MeasurementKind,
     ObjectClass,
-    RawRef,
     SensorInfo,
     Signature,
 )
+from cuas.driver import construct as build
 from cuas.schema import SensorState
 from cuas_drivers import sapient_codec as codec
 
@@ -291,7 +291,7 @@ def decode_location(
     z_err = abs(loc.z_error) if loc.HasField("z_error") else None
     x_err, y_err, z_err = (_clamp(v, MAX_STD_M, flags) for v in (x_err, y_err, z_err))
     return DecodedLocation(
-        position=GeoPoint(lat_deg=lat_deg, lon_deg=lon_deg, alt_m=alt_m),
+        position=build.geo_point(lat_deg=lat_deg, lon_deg=lon_deg, alt_m=alt_m),
         std_enu_m=(x_err, y_err, z_err),
         covariance_xy_rotation_rad=rotation,
         flags=list(dict.fromkeys(flags)),
@@ -489,7 +489,7 @@ def strongest_signal(signals: Any, freq_mhz_per_unit: float | None) -> Signature
         freq_mhz = freq * freq_mhz_per_unit
     else:
         freq_mhz = freq / 1e6 if freq > 1e5 else freq
-    return Signature(freq_mhz=freq_mhz, rssi_dbm=best.amplitude, protocol="sapient")
+    return build.signature(freq_mhz=freq_mhz, rssi_dbm=best.amplitude, protocol="sapient")
 
 
 # ---------------------------------------------------------------------------------------
@@ -608,7 +608,7 @@ class SapientDriver(Driver):
             raise DecodeError(str(exc)) from None
         kind = msg.WhichOneof("content") or "no_content"
         try:
-            codec.validate(msg)
+            codec.validate(msg, cross_check=kind != "detection_report")
         except codec.IcdError as exc:
             self.counters["icd_invalid"] += 1
             self._refuse(msg, kind, frame, str(exc), t_rx_unix)
@@ -750,14 +750,14 @@ class SapientDriver(Driver):
         t_msg = codec.timestamp_unix(msg.timestamp)
         t_unix = t_msg
         if abs(t_msg - t_rx) > self.options.max_clock_skew_s:
-            t_unix = t_rx
+            t_unix = float(t_rx)
             flags.append("timestamp_untrusted")
             self.counters["timestamp_untrusted"] += 1
         common: dict[str, Any] = dict(
             sensor_id=self.sensor.sensor_id,
             t_unix=t_unix,
-            identity=Identity(sensor_track_id=report.object_id),
-            raw=RawRef(sensor_id=self.sensor.sensor_id, frame_seq=frame_seq),
+            identity=build.identity(sensor_track_id=report.object_id),
+            raw=build.raw_ref(sensor_id=self.sensor.sensor_id, frame_seq=frame_seq),
         )
         cls = classify(report.classification)
         if cls is not None:
@@ -779,7 +779,7 @@ class SapientDriver(Driver):
                 detection = self._position(report.location, units, flags, common)
             else:
                 detection = self._polar(report.range_bearing, node, flags, common)
-        except (LocationError, ValidationError) as exc:
+        except (LocationError, DecodeError) as exc:
             self.counters["location_unusable"] += 1
             raise DecodeError(f"DetectionReport {report.report_id}: {exc}") from None
         return [detection]
@@ -804,7 +804,7 @@ class SapientDriver(Driver):
         nn = s * s * sx * sx + c * c * sy * sy
         en = c * s * (sx * sx - sy * sy)
         covariance = [[ee, en, 0.0], [en, nn, 0.0], [0.0, 0.0, sz * sz]]
-        return Detection(
+        return build.detection(
             kind=MeasurementKind.POSITION,
             position=decoded.position,
             covariance=covariance,
@@ -843,7 +843,7 @@ class SapientDriver(Driver):
                 covariance = [[sa * sa, 0.0], [0.0, se * se]]
         else:
             kind, covariance = MeasurementKind.PRESENCE, None
-        return Detection(
+        return build.detection(
             kind=kind,
             range_m=decoded.range_m if kind is MeasurementKind.RANGE_AZ_EL else None,
             azimuth_rad=azimuth,

@@ -27,7 +27,10 @@ ICD validation is two checks, and a message must pass both:
    0..1; a status interval is positive. Its reasons name the field path
    (``detection_report.location.y: mandatory field missing``);
 2. ``sapient-pydantic``'s ``SapientMessage.from_pb2``, the reference implementation of
-   the option rules, as a cross-check.
+   the option rules, as a cross-check. It costs ten times the walk and has found nothing
+   the walk misses on any of Dstl's invalid fixtures (``tests/drivers/test_sapient_driver``
+   holds the walk to that), so the driver skips it for DetectionReports, the messages
+   that come by the thousand.
 """
 
 from __future__ import annotations
@@ -205,10 +208,16 @@ def is_ulid(value: str) -> bool:
     return bool(_ULID.match(value))
 
 
-def validate(msg: Any) -> None:
-    """Raise IcdError naming the first rule ``msg`` breaks; return if it keeps them all."""
-    for finding in icd_findings(msg):
-        raise IcdError(finding[:_REASON_MAX])
+def validate(msg: Any, cross_check: bool = True) -> None:
+    """Raise IcdError naming the first rule ``msg`` breaks; return if it keeps them all.
+
+    ``cross_check=False`` leaves out sapient-pydantic's second opinion.
+    """
+    if not keeps_icd(msg):
+        for finding in icd_findings(msg):
+            raise IcdError(finding[:_REASON_MAX])
+    if not cross_check:
+        return
     try:
         _PydanticSapientMessage.from_pb2(msg)
     except ValidationError as exc:
@@ -241,6 +250,49 @@ def icd_findings(msg: Message, path: str = "") -> Iterator[str]:
             yield from _value_findings(rule, prefix + field.name, value)
     if rules.is_registration:
         yield from _registration_findings(msg, path)
+
+
+def keeps_icd(msg: Message) -> bool:
+    """True when :func:`icd_findings` finds nothing, without building a path or reason for
+    every field it passes (the walk a valid message pays); same rules, same order."""
+    rules = _rules(msg.DESCRIPTOR)
+    for oneof_name, _ in rules.mandatory_oneofs:
+        if msg.WhichOneof(oneof_name) is None:
+            return False
+    present = msg.ListFields()
+    if rules.mandatory:
+        have = {field.name for field, _ in present}
+        if not have.issuperset(rules.mandatory):
+            return False
+    fields = rules.fields
+    for field, value in present:
+        rule = fields[field.name]
+        if field.is_repeated:
+            if not all(_value_ok(rule, item) for item in value):
+                return False
+        elif not _value_ok(rule, value):
+            return False
+    return not rules.is_registration or next(_registration_findings(msg, ""), None) is None
+
+
+def _value_ok(rule: _FieldRule, value: Any) -> bool:
+    """No finding from :func:`_value_findings` for this value."""
+    kind = rule.kind
+    if kind == "message":
+        return keeps_icd(value)
+    if kind == "float":
+        return math.isfinite(value) and (not rule.unit_interval or 0.0 <= value <= 1.0)
+    if kind == "string":
+        if rule.mandatory and not value.strip():
+            return False
+        if rule.uuid:
+            return is_uuid(value)
+        return not rule.ulid or is_ulid(value)
+    if kind == "enum":
+        return value in (rule.enum_names or {}) and not (rule.mandatory and value == 0)
+    if kind == "timestamp":
+        return _TS_MIN_S <= value.seconds <= _TS_MAX_S and 0 <= value.nanos < 1_000_000_000
+    return True
 
 
 class _FieldRule(NamedTuple):

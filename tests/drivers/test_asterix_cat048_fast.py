@@ -122,7 +122,9 @@ def _octets(draw: Any, layout: tuple) -> bytes:
         return bytes((b | 1) if i < n - 1 else (b & 0xFE) for i, b in enumerate(body))
     if kind == fast.REPEAT:
         count = draw(st.integers(0, 3))
-        return bytes([count]) + draw(st.binary(min_size=count * layout[1], max_size=count * layout[1]))
+        return bytes([count]) + draw(
+            st.binary(min_size=count * layout[1], max_size=count * layout[1])
+        )
     if kind == fast.REPEAT_FX:
         n = draw(st.integers(1, 3))
         body = draw(st.binary(min_size=n, max_size=n))
@@ -304,4 +306,3 @@ def test_a_record_with_every_read_item_by_hand():
     assert plot.flags == ("simulated", "test_target", "tentative", "ghost")
     [unsigned] = _same(fspec + items, "1.31")  # before 1.32 the level is unsigned
     assert unsigned.pressure_altitude_m == pytest.approx((0x4000 - 10) / 4 * 100 * 0.3048)
-

@@ -470,6 +470,35 @@ def test_codec_walker_and_sapient_pydantic_agree_on_the_fixtures():
     ]
 
 
+def test_the_quick_check_agrees_with_the_walk_on_every_fixture_and_each_damaged_field():
+    """keeps_icd (no reasons built) says yes exactly when icd_findings finds nothing: on the
+    fixtures, and on each valid fixture with every set field cleared in turn."""
+    checked, outcomes = 0, set()
+    for path in VALID + INVALID:
+        msg, _ = _load_fixture(path)
+        if msg is None:
+            continue
+        variants = [msg]
+        if path in VALID:
+            for field, _ in msg.ListFields():
+                variant = type(msg)()
+                variant.CopyFrom(msg)
+                variant.ClearField(field.name)
+                variants.append(variant)
+            content = msg.WhichOneof("content")
+            for field, _ in getattr(msg, content).ListFields():
+                variant = type(msg)()
+                variant.CopyFrom(msg)
+                getattr(variant, content).ClearField(field.name)
+                variants.append(variant)
+        for variant in variants:
+            keeps = codec.keeps_icd(variant)
+            assert keeps == (list(codec.icd_findings(variant)) == []), path
+            checked += 1
+            outcomes.add(keeps)
+    assert checked > len(VALID) + len(INVALID) and outcomes == {True, False}
+
+
 # --- registration, status and health ---------------------------------------------------------
 
 

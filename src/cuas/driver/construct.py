@@ -5,8 +5,8 @@ much as decoding a radar plot; at tens of thousands of plots a second that is th
 A decoder that has produced every value with the field's exact type (float, not int;
 the enum member, not its string; tuples and lists as declared) may build the model here
 instead. What pydantic would still catch is checked here too: unknown and missing fields,
-and the numeric bounds the schema declares (``ge``/``le``/``gt``/``lt``, e.g. a latitude
-within +-90 deg), which raise :class:`DecodeError` naming the field. The object is set up
+and the numeric bounds the schema declares (``ge``/``le``, e.g. a latitude within
++-90 deg), which raise :class:`DecodeError` naming the field. The object is set up
 exactly as ``BaseModel.model_construct`` does it, so it compares, dumps and serialises
 like a validated one; ``tests/driver/test_construct.py`` holds every model used here to
 that, and fails if the schema grows a rule this module does not check.
@@ -14,7 +14,7 @@ that, and fails if the schema grows a rule this module does not check.
 
 from __future__ import annotations
 
-import operator
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,25 +26,26 @@ from cuas.schema import Detection, GeoPoint, Identity, RawRef, Signature
 
 M = TypeVar("M", bound=BaseModel)
 
-_BOUNDS: dict[type, tuple[str, Callable[[Any, Any], bool], str]] = {
-    at.Ge: ("ge", operator.ge, ">="),
-    at.Le: ("le", operator.le, "<="),
-    at.Gt: ("gt", operator.gt, ">"),
-    at.Lt: ("lt", operator.lt, "<"),
-}
 _set = object.__setattr__
 
 
-def checked_constraints(model: type[BaseModel]) -> dict[str, list[tuple[str, Any]]]:
-    """Field -> [(operator symbol, bound)] for the bounds ``builder`` checks on ``model``."""
-    out: dict[str, list[tuple[str, Any]]] = {}
+def checked_constraints(model: type[BaseModel]) -> dict[str, tuple[float, float]]:
+    """Field -> (lowest, highest) allowed, for the ``ge``/``le`` bounds ``model`` declares.
+
+    Any other constraint is refused here, so a schema change cannot slip past the builder.
+    """
+    out: dict[str, tuple[float, float]] = {}
     for name, field in model.model_fields.items():
+        low, high = -math.inf, math.inf
         for meta in field.metadata:
-            kind = _BOUNDS.get(type(meta))
-            if kind is None:
+            if isinstance(meta, at.Ge):
+                low = meta.ge
+            elif isinstance(meta, at.Le):
+                high = meta.le
+            else:
                 raise TypeError(f"{model.__name__}.{name}: constraint {meta!r} is not checked")
-            attr, _, symbol = kind
-            out.setdefault(name, []).append((symbol, getattr(meta, attr)))
+        if field.metadata:
+            out[name] = (low, high)
     return out
 
 
@@ -56,33 +57,29 @@ def builder(model: type[M]) -> Callable[..., M]:
     if decorators.field_validators or decorators.model_validators or decorators.validators:
         raise TypeError(f"{model.__name__} has validators: build it normally")
     fields = model.model_fields
-    names = frozenset(fields)
-    required = tuple(n for n, f in fields.items() if f.is_required())
+    n_fields = len(fields)
+    required = frozenset(n for n, f in fields.items() if f.is_required())
     template = {n: f.default for n, f in fields.items()}  # declaration order, kept by updates
     factories = tuple((n, f.default_factory) for n, f in fields.items() if f.default_factory)
-    checks = tuple(
-        (name, _BOUNDS[type(meta)][1], getattr(meta, _BOUNDS[type(meta)][0]), symbol)
-        for name, bounds in checked_constraints(model).items()
-        for meta, (symbol, _) in zip(fields[name].metadata, bounds, strict=True)
-    )
+    checks = tuple((name, low, high) for name, (low, high) in checked_constraints(model).items())
     title = model.__name__
+    new = object.__new__
 
     def build(**values: Any) -> M:
-        if not names.issuperset(values):
-            raise TypeError(f"{title}: unknown field(s) {sorted(set(values) - names)}")
-        for name in required:
-            if name not in values:
-                raise TypeError(f"{title}: field {name!r} is required")
-        for name, compare, bound, symbol in checks:
-            value = values.get(name)
-            if value is not None and not compare(value, bound):
-                raise DecodeError(f"{title}.{name}: {value} is not {symbol} {bound}")
         data = template.copy()
         data.update(values)
+        if len(data) != n_fields:
+            raise TypeError(f"{title}: unknown field(s) {sorted(set(data) - set(fields))}")
+        if not values.keys() >= required:
+            raise TypeError(f"{title}: field(s) {sorted(required - values.keys())} required")
         for name, factory in factories:
             if name not in values:
                 data[name] = factory()  # type: ignore[call-arg]
-        obj = model.__new__(model)
+        for name, low, high in checks:
+            value = data[name]
+            if value is not None and not low <= value <= high:
+                raise DecodeError(f"{title}.{name}: {value} is not within [{low}, {high}]")
+        obj = new(model)
         _set(obj, "__dict__", data)
         _set(obj, "__pydantic_fields_set__", set(values))
         _set(obj, "__pydantic_extra__", None)
