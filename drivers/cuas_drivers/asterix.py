@@ -115,10 +115,14 @@ class AsterixOptions(BaseModel):
 
 
 def time_from_time_of_day(tod_s: float, t_rx_unix: float) -> float:
-    """UNIX time of a UTC time of day, on the day that puts it nearest the receive time."""
-    midnight = math.floor(t_rx_unix / DAY_S) * DAY_S
-    candidates = (midnight + tod_s + k * DAY_S for k in (-1, 0, 1))
-    return min(candidates, key=lambda t: abs(t - t_rx_unix))
+    """UNIX time of a UTC time of day, on the day that puts it nearest the receive time
+    (yesterday, today or tomorrow; on a tie, the earlier)."""
+    t = math.floor(t_rx_unix / DAY_S) * DAY_S + tod_s
+    if t - t_rx_unix >= DAY_S / 2:
+        return t - DAY_S
+    if t_rx_unix - t > DAY_S / 2:
+        return t + DAY_S
+    return t
 
 
 def elevation_from_height(range_m: float, sensor_alt_m: float, target_alt_m: float) -> float | None:
