@@ -16,9 +16,10 @@ host use it), one process, one thread:
 temporary folder, run in a subprocess) and prints new/old for each protocol.
 
 Start-up: the wall time from launching ``python -m cuas replay`` on a one-frame CAT048
-recording to the end of the run, and from launching a process that does what ``cuas
-replay`` does to its first processed frame, with whether libasterix's generated module was
-imported. ``-X importtime``'s largest imports are listed.
+recording to the end of the run, and, in a process that does what ``cuas replay`` does, the
+times from launch to its imports, its first decoded frame and its first engine step (the
+tracker's first Numba dispatch loads Numba's compiler context), with whether libasterix's
+generated module was imported. ``-X importtime``'s largest imports are listed.
 
 Usage: python benchmarks/decode.py [--seconds S] [--baseline REF] [--json]
 """
@@ -176,15 +177,19 @@ def _decoder(driver: str, **options: object) -> object:
 
 
 def _rate(run: Callable[[], int], seconds: float) -> tuple[float, int]:
-    """Items a second of ``run`` (which returns how many it did): best of timed passes."""
+    """Items per CPU-second of ``run`` (which returns how many it did), best of timed passes.
+
+    CPU time of this process, not wall time: on a shared machine the wall clock counts the
+    time other jobs held the core.
+    """
     count = run()  # warm-up: caches, first-use imports
     best = 0.0
     spent = 0.0
     passes = 0
     while spent < seconds or passes < 3:
-        start = time.perf_counter()
+        start = time.process_time()
         count = run()
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         spent += elapsed
         passes += 1
         best = max(best, count / elapsed)
@@ -203,8 +208,26 @@ def _through(decoder: object, frames: list) -> Callable[[], int]:
     return run
 
 
+def calibration_ms() -> float:
+    """CPU ms of a fixed pure-Python loop (about 12 ms on an idle 3 GHz x86-64 core): how
+    fast this core ran Python while the rates were measured."""
+
+    def loop() -> int:
+        total = 0
+        for i in range(400_000):
+            total += i & 7
+        return total
+
+    best = math.inf
+    for _ in range(5):
+        start = time.process_time()
+        loop()
+        best = min(best, time.process_time() - start)
+    return best * 1e3
+
+
 def rates(seconds: float, peers: bool) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, float]] = {"calibration": {"loop_ms": calibration_ms()}}
     frames = asterix_frames()
     rate, n = _rate(_through(_decoder("asterix"), frames), seconds)
     out["asterix_cat048"] = {"per_s": rate, "items": n}
@@ -226,9 +249,11 @@ def rates(seconds: float, peers: bool) -> dict[str, dict[str, float]]:
     frames = dragonsync_frames()
     rate, n = _rate(_through(_decoder("dragonsync"), frames), seconds)
     out["dragonsync_json"] = {"per_s": rate, "items": n, "frames": len(frames)}
+    out["dragonsync_json"]["frames_per_s"] = rate * len(frames) / n
     if peers:
         peer, _ = _rate(lambda: sum(1 for _, f in frames if json.loads(f) is not None), seconds)
         out["dragonsync_json"]["peer_frames_per_s"] = peer
+    out["calibration"]["loop_ms_after"] = calibration_ms()
     return out
 
 
@@ -277,14 +302,18 @@ _FIRST_FRAME = """
 import sys, time
 from pathlib import Path
 from cuas.config import load_config
+from cuas.driver import host
 from cuas.replay.pipeline import run_replay
-first = []
-def on_step(t):
-    if not first:
-        first.append(time.time())
+marks = {"imports": time.time()}
+decode = host.FrameDecoder.__call__
+def first_decode(self, t_rx_unix, frame):
+    out = decode(self, t_rx_unix, frame)
+    marks.setdefault("decoded", time.time())
+    return out
+host.FrameDecoder.__call__ = first_decode
 config = load_config(Path(sys.argv[1]))
-run_replay(config, Path(sys.argv[2]), on_step=on_step)
-print(first[0], "asterix.generated" in sys.modules)
+run_replay(config, Path(sys.argv[2]), on_step=lambda t: marks.setdefault("stepped", time.time()))
+print(marks["imports"], marks["decoded"], marks["stepped"], "asterix.generated" in sys.modules)
 """
 
 
@@ -314,7 +343,7 @@ def startup(repeats: int = 3) -> dict:
     config = REPO / "configs" / "demo.toml"
     with tempfile.TemporaryDirectory() as tmp:
         replay = _one_frame_replay(Path(tmp))
-        whole, first, libasterix = [], [], False
+        whole, marks, libasterix = [], [], False
         for _ in range(repeats):
             start = time.time()
             subprocess.run(
@@ -332,8 +361,8 @@ def startup(repeats: int = 3) -> dict:
                 text=True,
                 env=env,
             )
-            t_first, imported = result.stdout.split()
-            first.append(float(t_first) - start)
+            *times, imported = result.stdout.split()
+            marks.append([float(t) - start for t in times])
             libasterix = libasterix or imported == "True"
         importtime = subprocess.run(
             [sys.executable, "-X", "importtime", "-m", "cuas", "replay", str(replay)],
@@ -342,9 +371,12 @@ def startup(repeats: int = 3) -> dict:
             text=True,
             env=env,
         ).stderr
+    median = sorted(marks)[len(marks) // 2]
     return {
         "replay_wall_s": sorted(whole)[len(whole) // 2],
-        "first_frame_s": sorted(first)[len(first) // 2],
+        "imports_s": median[0],
+        "first_frame_s": median[1],
+        "first_step_s": median[2],
         "libasterix_imported": libasterix,
         "largest_imports": _largest_imports(importtime),
     }
@@ -381,24 +413,38 @@ def main() -> None:
     if args.json:
         print(json.dumps({"rates": new, "baseline": old, "startup": boot}, indent=2))
         return
-    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}")
+    calibration = new.pop("calibration")
+    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}; ")
+    print(
+        f"calibration loop {calibration['loop_ms']:.1f} ms before, "
+        f"{calibration['loop_ms_after']:.1f} ms after (about 12 ms on an idle core)"
+    )
+    print("per CPU-second of one core:")
     print(f"{'decoder':28s} {'per s':>9s}  {'peer per s':>10s} {'ratio':>7s}", end="")
     print(f"  {'old per s':>9s} {'new/old':>7s}" if old else "")
     peers = {
-        "asterix_cat048": ("peer_per_s", "libasterix"),
-        "sapient_detection_report": ("peer_per_s", "pb2 + sapient-pydantic"),
-        "dragonsync_json": ("peer_frames_per_s", "json.loads frames"),
+        "asterix_cat048": ("peer_per_s", "libasterix, plots"),
+        "sapient_detection_report": ("peer_per_s", "pb2 + sapient-pydantic, reports"),
+        "dragonsync_json": ("peer_frames_per_s", "json.loads, frames"),
     }
     for name, figures in new.items():
         key, peer_name = peers[name]
-        peer = figures[key]
-        line = f"{name:28s} {figures['per_s']:9.0f}  {peer:10.0f} {figures['per_s'] / peer:6.2f}x"
+        ours = figures["frames_per_s"] if key == "peer_frames_per_s" else figures["per_s"]
+        line = (
+            f"{name:28s} {figures['per_s']:9.0f}  {figures[key]:10.0f} {ours / figures[key]:6.2f}x"
+        )
         if old:
             line += f"  {old[name]['per_s']:9.0f} {figures['per_s'] / old[name]['per_s']:6.1f}x"
         print(line + f"   (peer: {peer_name})")
+    dragonsync = new["dragonsync_json"]
+    print(
+        f"dragonsync: {dragonsync['frames_per_s']:.0f} frames/s, of which "
+        f"{dragonsync['items']} of {dragonsync['frames']} carry a position (the rest IDs)"
+    )
     print(
         f"start-up: `cuas replay` of one CAT048 frame {boot['replay_wall_s']:.2f} s wall; "
-        f"first frame processed {boot['first_frame_s']:.2f} s after launch; "
+        f"after launch: imports done {boot['imports_s']:.2f} s, first frame decoded "
+        f"{boot['first_frame_s']:.2f} s, first engine step done {boot['first_step_s']:.2f} s; "
         f"libasterix imported: {boot['libasterix_imported']}"
     )
     print(

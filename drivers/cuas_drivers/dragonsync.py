@@ -42,7 +42,6 @@ from cuas.driver import (
     GeoPoint,
     MeasurementKind,
     ObjectClass,
-    RawRef,
     SensorInfo,
 )
 from cuas.driver import construct as build
@@ -68,20 +67,21 @@ class DragonSyncOptions(BaseModel):
 
 def _number(value: Any, field: str) -> float | None:
     """A float from a number or a string with units; None for 'Undefined'/unknown."""
-    if type(value) is float and value - value == 0.0:  # the common case: finite JSON number
+    kind = type(value)
+    if kind is float and value - value == 0.0:  # the common case: finite JSON number
         return value
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        try:
-            number = float(value)
-        except OverflowError:  # a JSON integer too large for a float
-            raise DecodeError(f"{field}: number out of range") from None
-    elif isinstance(value, str):
+    if kind is str:  # "20.5 m/s", "<10 m", "Undefined"
         match = _NUMBER.search(value)
         if match is None:
             return None  # "Undefined", "Unknown", ""
         number = float(match.group())
+    elif value is None or kind is bool:
+        return None
+    elif kind is int or kind is float:  # what json.loads gives: no subclasses
+        try:
+            number = float(value)
+        except OverflowError:  # a JSON integer too large for a float
+            raise DecodeError(f"{field}: number out of range") from None
     else:
         raise DecodeError(f"{field}: expected a number or string, got {type(value).__name__}")
     if not math.isfinite(number):
@@ -148,11 +148,10 @@ class DragonSyncDriver(Driver):
             blocks = message
         else:
             raise DecodeError(f"top level is {type(message).__name__}, expected list or object")
-        raw = build.raw_ref(sensor_id=self.sensor.sensor_id, frame_seq=frame_seq)
         t_rx_unix = float(t_rx_unix)
         if "lat" in blocks and "lon" in blocks and "Location/Vector Message" not in blocks:
-            return self._decode_flat(blocks, t_rx_unix, raw)
-        return self._decode_blocks(blocks, t_rx_unix, raw)
+            return self._decode_flat(blocks, t_rx_unix, frame_seq)
+        return self._decode_blocks(blocks, t_rx_unix, frame_seq)
 
     def _broadcaster(self, key: str) -> _Broadcaster:
         return self._seen.touch(key, _Broadcaster)
@@ -166,7 +165,7 @@ class DragonSyncDriver(Driver):
         return block
 
     def _decode_blocks(
-        self, blocks: dict[str, Any], t_rx_unix: float, raw: RawRef
+        self, blocks: dict[str, Any], t_rx_unix: float, frame_seq: int
     ) -> list[Detection]:
         basic = self._block(blocks, "Basic ID")
         mac = _text(blocks.get("MAC")) or (_text(basic.get("MAC")) if basic else None)
@@ -219,10 +218,10 @@ class DragonSyncDriver(Driver):
         location = self._block(blocks, "Location/Vector Message")
         if location is None:
             return []
-        return [self._location_detection(location, state, t_rx_unix, raw)]
+        return [self._location_detection(location, state, t_rx_unix, frame_seq)]
 
     def _location_detection(
-        self, loc: dict[str, Any], state: _Broadcaster, t_rx_unix: float, raw: RawRef
+        self, loc: dict[str, Any], state: _Broadcaster, t_rx_unix: float, frame_seq: int
     ) -> Detection:
         identity = build.identity(**state.identity)
         signature = build.signature(
@@ -237,7 +236,7 @@ class DragonSyncDriver(Driver):
             pilot=state.pilot,
             home=state.home,
             signature=signature,
-            raw=raw,
+            raw=build.raw_ref(sensor_id=self.sensor.sensor_id, frame_seq=frame_seq),
         )
         latlon = _latlon(loc.get("latitude"), loc.get("longitude"), "Location")
         if latlon is None:
@@ -279,7 +278,9 @@ class DragonSyncDriver(Driver):
         track = math.radians(direction)  # clockwise from true north
         return (speed * math.sin(track), speed * math.cos(track), up)
 
-    def _decode_flat(self, obj: dict[str, Any], t_rx_unix: float, raw: RawRef) -> list[Detection]:
+    def _decode_flat(
+        self, obj: dict[str, Any], t_rx_unix: float, frame_seq: int
+    ) -> list[Detection]:
         mac = _text(obj.get("mac"))
         ident = _text(obj.get("id"))
         key = (mac or ident or "anonymous").lower()
@@ -310,4 +311,4 @@ class DragonSyncDriver(Driver):
             "horizontal_accuracy": obj.get("horizontal_accuracy"),
             "vertical_accuracy": obj.get("vertical_accuracy"),
         }
-        return [self._location_detection(loc, state, t_rx_unix, raw)]
+        return [self._location_detection(loc, state, t_rx_unix, frame_seq)]

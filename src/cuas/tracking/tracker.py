@@ -13,9 +13,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.spatial import cKDTree
-from scipy.stats import chi2
+from scipy.special import gammaincinv  # chi2.ppf(p, k) is 2 gammaincinv(k/2, p); no scipy.stats
 
 from cuas.tracking.config import TrackerConfig
 from cuas.tracking.confirmation import OpportunityConfirmation
@@ -222,7 +220,7 @@ class Tracker:
             0,
         )
         # chi-square gate per measurement dimension 1..4
-        self._gates = chi2.ppf(config.gate_probability, np.arange(1, 5)).astype(np.float64)
+        self._gates = 2.0 * gammaincinv(np.arange(1, 5) / 2, config.gate_probability)
         if config.motion_model == "imm":
             w = config.imm_turn_rate_rad_s
             self._mode_names: tuple[str, ...] | None = IMM_MODES
@@ -689,6 +687,8 @@ class Tracker:
             de, c_idx = np.unique(e_dj, return_inverse=True)
             cost = np.full((tr.size, de.size), _FORBIDDEN_COST)
             cost[r_idx, c_idx] = e_d2
+            from scipy.optimize import linear_sum_assignment  # first use: start-up stays short
+
             r, c = linear_sum_assignment(cost)
             assigned = cost[r, c] < _FORBIDDEN_COST
             out[de[c[assigned]]] = track_rows[tr[r[assigned]]]
@@ -742,6 +742,8 @@ class Tracker:
                 parts_t.append(ti)
                 parts_d.append(spatial[dj])
             else:
+                from scipy.spatial import cKDTree  # first use: start-up stays short
+
                 hits = cKDTree(zp).query_ball_point(xp, radius)
                 counts = np.fromiter((len(h) for h in hits), np.int64, nt)
                 if counts.sum():

@@ -12,7 +12,7 @@ silently.
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import chi2
+from scipy.special import gammaincinv  # chi2.ppf(p, k) is 2 gammaincinv(k/2, p); no scipy.stats
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def triangulate(
     cov_h = np.linalg.inv(A)
     if len(s) >= 3:
         resid = np.einsum("ka,ka->k", n, p - s)
-        if float(np.sum(w * resid**2)) > chi2.ppf(gate_probability, len(s) - 2):
+        if float(np.sum(w * resid**2)) > 2.0 * gammaincinv((len(s) - 2) / 2, gate_probability):
             return None
     has_el = ~np.isnan(elevation_rad)
     if has_el.any():
