@@ -209,8 +209,8 @@ def _through(decoder: object, frames: list) -> Callable[[], int]:
 
 
 def calibration_ms() -> float:
-    """CPU ms of a fixed pure-Python loop (about 12 ms on an idle 3 GHz x86-64 core): how
-    fast this core ran Python while the rates were measured."""
+    """CPU ms of a fixed pure-Python loop: how fast this core ran Python while the rates
+    were measured (lower is faster); runs on different machines or loads compare by it."""
 
     def loop() -> int:
         total = 0
@@ -417,7 +417,7 @@ def main() -> None:
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}; ")
     print(
         f"calibration loop {calibration['loop_ms']:.1f} ms before, "
-        f"{calibration['loop_ms_after']:.1f} ms after (about 12 ms on an idle core)"
+        f"{calibration['loop_ms_after']:.1f} ms after (CPU time of a fixed loop: lower is faster)"
     )
     print("per CPU-second of one core:")
     print(f"{'decoder':28s} {'per s':>9s}  {'peer per s':>10s} {'ratio':>7s}", end="")

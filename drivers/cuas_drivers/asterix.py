@@ -22,9 +22,9 @@ Time: I140 / I070 are seconds since UTC midnight; they are put on the UTC day th
 them nearest the receive time, so a plot from 23:59:59 received at 00:00:01 keeps its date.
 Covariances come from I500 where the frame states them, else from the sensor's declared noise.
 
-CAT048 records are cut by our own reader (``asterix_cat048_fast``, about a hundred times
-faster); ``decoder = "libasterix"`` makes libasterix, the reference it is tested against,
-decode them instead. CAT062 and CAT010 are always decoded by libasterix.
+CAT048 records are cut by our own reader (``asterix_cat048_fast``; the driver runs about
+ten times faster with it); ``decoder = "libasterix"`` makes libasterix, the reference it
+is tested against, decode them instead. CAT062 and CAT010 are always libasterix's.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class AsterixOptions(BaseModel):
     )
     decoder: Literal["fast", "libasterix"] = Field(
         "fast",
-        description="CAT048 records: our own reader, or libasterix (the reference, ~100x slower)",
+        description="CAT048 records: our own reader, or libasterix (the reference, ~10x slower)",
     )
 
     @field_validator("sources")
