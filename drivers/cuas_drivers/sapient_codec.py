@@ -39,7 +39,7 @@ import math
 import re
 import struct
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -264,35 +264,49 @@ def keeps_icd(msg: Message) -> bool:
         have = {field.name for field, _ in present}
         if not have.issuperset(rules.mandatory):
             return False
-    fields = rules.fields
+    checks = rules.checks
     for field, value in present:
-        rule = fields[field.name]
+        check = checks[field.name]
+        if check is None:
+            continue
         if field.is_repeated:
-            if not all(_value_ok(rule, item) for item in value):
-                return False
-        elif not _value_ok(rule, value):
+            for item in value:
+                if not check(item):
+                    return False
+        elif not check(value):
             return False
     return not rules.is_registration or next(_registration_findings(msg, ""), None) is None
 
 
-def _value_ok(rule: _FieldRule, value: Any) -> bool:
-    """No finding from :func:`_value_findings` for this value."""
+def _checker(rule: _FieldRule) -> Callable[[Any], bool] | None:
+    """A yes/no test of one value with the rules :func:`_value_findings` applies to it
+    (None: no rule), made once per field so the walk calls it without deciding again."""
     kind = rule.kind
     if kind == "message":
-        return keeps_icd(value)
+        return keeps_icd
     if kind == "float":
-        return math.isfinite(value) and (not rule.unit_interval or 0.0 <= value <= 1.0)
+        if rule.unit_interval:
+            return lambda value: 0.0 <= value <= 1.0  # NaN and infinities fail too
+        return lambda value: value - value == 0.0  # finite: inf - inf and NaN are NaN
     if kind == "string":
-        if rule.mandatory and not value.strip():
-            return False
-        if rule.uuid:
-            return is_uuid(value)
-        return not rule.ulid or is_ulid(value)
+        mandatory, uuid_rule, ulid_rule = rule.mandatory, rule.uuid, rule.ulid
+
+        def string_ok(value: str) -> bool:
+            if mandatory and not value.strip():
+                return False
+            if uuid_rule:
+                return is_uuid(value)
+            return not ulid_rule or is_ulid(value)
+
+        return string_ok
     if kind == "enum":
-        return value in (rule.enum_names or {}) and not (rule.mandatory and value == 0)
+        names, mandatory = rule.enum_names or {}, rule.mandatory
+        return lambda value: value in names and not (mandatory and value == 0)
     if kind == "timestamp":
-        return _TS_MIN_S <= value.seconds <= _TS_MAX_S and 0 <= value.nanos < 1_000_000_000
-    return True
+        return lambda value: (
+            _TS_MIN_S <= value.seconds <= _TS_MAX_S and 0 <= value.nanos < 1_000_000_000
+        )
+    return None
 
 
 class _FieldRule(NamedTuple):
@@ -306,6 +320,7 @@ class _FieldRule(NamedTuple):
 
 class _Rules(NamedTuple):
     fields: dict[str, _FieldRule]
+    checks: dict[str, Callable[[Any], bool] | None]  # the same rules as yes/no tests
     mandatory: tuple[str, ...]
     mandatory_oneofs: tuple[tuple[str, tuple[str, ...]], ...]
     is_registration: bool
@@ -338,7 +353,8 @@ def _rules(desc: Descriptor) -> _Rules:
         if o.GetOptions().Extensions[_ONEOF_OPTIONS].is_mandatory
     )
     mandatory = tuple(name for name, rule in fields.items() if rule.mandatory)
-    return _Rules(fields, mandatory, oneofs, desc.full_name == _PKG + "Registration")
+    checks = {name: _checker(rule) for name, rule in fields.items()}
+    return _Rules(fields, checks, mandatory, oneofs, desc.full_name == _PKG + "Registration")
 
 
 _KINDS = {
