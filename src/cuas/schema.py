@@ -144,6 +144,12 @@ class SensorStatus(_Model):
     exercise: bool = False  # a sensor of an injected exercise scenario
 
 
+#: Track/Detection flag: a message claimed this object's identity from where the object
+#: cannot be (cuas.engine.identity.ClaimGate): a replayed or forged Remote ID, or two
+#: objects with one ID
+FLAG_POSSIBLE_SPOOF = "possible_spoof"
+
+
 class TrackStatus(StrEnum):
     TENTATIVE = "tentative"
     CONFIRMED = "confirmed"

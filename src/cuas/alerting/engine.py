@@ -76,6 +76,7 @@ from cuas.alerting.zones import ZoneShape
 from cuas.config import AlertSection, SensorConfig
 from cuas.geo import EnuFrame
 from cuas.schema import (
+    FLAG_POSSIBLE_SPOOF,
     SOURCE_ENDED,
     Alert,
     Breach,
@@ -95,7 +96,6 @@ log = logging.getLogger(__name__)
 
 ALERTING_STATUSES = {TrackStatus.CONFIRMED, TrackStatus.COASTING}
 KEEP_HORIZON_FACTOR = 2.0  # an open pre-alert holds while entry is predicted within 2 horizons
-POSSIBLE_SPOOF = "possible_spoof"  # Track flag set by the fusion engine
 FRIENDS_RELOAD_S = 1.0  # how soon a friend list change made through the API applies
 
 # Open alerts are keyed by (family, object key, site id, zone id or "").
@@ -291,7 +291,7 @@ class AlertEngine:
             if track.object_class not in self.classes:
                 continue
             friend = self._matcher.match(track.identity, t_unix)
-            if friend is None or POSSIBLE_SPOOF in track.flags:
+            if friend is None or FLAG_POSSIBLE_SPOOF in track.flags:
                 out.append(track)
                 continue
             self.friendly[track.track_id] = friend.describe()
@@ -321,7 +321,7 @@ class AlertEngine:
             log.info("ALERT %d escalated: %s", state.alert.alert_id, reason)
             return [state.alert]
         what = f"{track.object_class.value} track {track.track_id} ({key[1]})"
-        if POSSIBLE_SPOOF in track.flags:
+        if FLAG_POSSIBLE_SPOOF in track.flags:
             what += ", possible spoofed Remote ID"
         if c.inside:
             rule, reason = RULE_DRONE_IN_ZONE, f"{what} inside {zone.name}"

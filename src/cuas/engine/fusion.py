@@ -27,10 +27,11 @@ from cuas.alerting.engine import KEEP_HORIZON_FACTOR, AlertEngine
 from cuas.alerting.zones import build_zones, may_contact
 from cuas.config import DeploymentConfig, SensorConfig, SensorNoise
 from cuas.engine.classification import ClassBelief
-from cuas.engine.identity import IdentityResolver
+from cuas.engine.identity import ClaimGate, IdentityResolver
 from cuas.geo import EnuFrame
 from cuas.plausibility import Screen
 from cuas.schema import (
+    FLAG_POSSIBLE_SPOOF,
     Alert,
     Detection,
     GeoPoint,
@@ -108,6 +109,7 @@ class _TrackInfo:
     pilot: GeoPoint | None = None
     home: GeoPoint | None = None
     first_t_unix: float = math.nan  # the track's first detection
+    flags: list[str] = field(default_factory=list)  # for the operator, e.g. possible_spoof
 
     def merge(self, det: Detection) -> None:
         if math.isnan(self.first_t_unix):
@@ -119,6 +121,8 @@ class _TrackInfo:
             if source == "sapient" and det.signature is not None:
                 source = "rf_signature"  # a SAPIENT passive RF node heard its radio
             self.belief.add(det.object_class, source, det.class_confidence)
+        if FLAG_POSSIBLE_SPOOF in det.flags and FLAG_POSSIBLE_SPOOF not in self.flags:
+            self.flags.append(FLAG_POSSIBLE_SPOOF)
         if det.pilot is not None:
             self.pilot = det.pilot
         if det.home is not None:
@@ -133,6 +137,7 @@ def _informative(det: Detection) -> bool:
         or det.object_class is not ObjectClass.UNKNOWN
         or det.pilot is not None
         or det.home is not None
+        or FLAG_POSSIBLE_SPOOF in det.flags
         or any(value is not None for value in det.identity.__dict__.values())
     )
 
@@ -197,6 +202,7 @@ class FusionEngine:
         self.reorder: ReorderBuffer[Detection] = ReorderBuffer(lag_s)
         # live and exercise identities apart, so an exercise serial never joins a real drone
         self.identities = {False: IdentityResolver(), True: IdentityResolver()}
+        self.claims = {False: ClaimGate(), True: ClaimGate()}
         self.info: dict[int, _TrackInfo] = {}
         self.counters: Counter[str] = Counter()
         self.screen = Screen("engine", self.counters)  # bus peers are not trusted to check
@@ -232,11 +238,13 @@ class FusionEngine:
         """
         run: list[tuple[Detection, str]] = []  # reports of one sensor, distinct keys
         run_keys: set[str] = set()
+        detections, all_keys = self._claims(detections)
+        start = 0
         for (sensor_id, t_unix), group in groupby(
             detections, key=lambda d: (d.sensor_id, d.t_unix)
         ):
             scan = list(group)
-            keys = [self._identity_key(d) for d in scan]
+            keys, start = all_keys[start : start + len(scan)], start + len(scan)
             key = keys[0]
             report = len(scan) == 1 and key is not None and self.tracker.has_key(key)
             if run and not (report and sensor_id == run[0][0].sensor_id and key not in run_keys):
@@ -249,6 +257,38 @@ class FusionEngine:
                 self._scan(sensor_id, t_unix, scan, keys)
         if run:
             self._reports(run)
+
+    def _claims(self, dets: list[Detection]) -> tuple[list[Detection], list[str | None]]:
+        """The detections and their identity keys, each position checked against its
+        identity's own history (``ClaimGate``): one the object cannot have reached is another
+        object, keyed apart (``spoof:`` + key) and flagged ``possible_spoof``, never a jump of
+        the identity's track. Positions are converted to the site frame in one call."""
+        dets = list(dets)
+        keys = [self._identity_key(d) for d in dets]
+        claimed = [
+            i
+            for i, (d, key) in enumerate(zip(dets, keys, strict=True))
+            if key is not None and d.position is not None and d.kind is MeasurementKind.POSITION
+        ]
+        if not claimed:
+            return dets, keys
+        alt0 = self.frame.alt0_m
+        lla = np.array(
+            [
+                (p.lat_deg, p.lon_deg, p.alt_m if p.alt_m is not None else alt0)
+                for p in (dets[i].position for i in claimed)
+            ]
+        )
+        enu = self.frame.from_geodetic(lla[:, 0], lla[:, 1], lla[:, 2]).reshape(-1, 3).tolist()
+        for i, (e, n, u) in zip(claimed, enu, strict=True):
+            det, key = dets[i], keys[i]
+            assert key is not None
+            if self.claims[det.exercise].plausible(key, det.t_unix, (e, n, u)):
+                continue
+            self.counters["identity_claims_implausible"] += 1
+            keys[i] = f"spoof:{key}"
+            dets[i] = det.model_copy(update={"flags": [*det.flags, FLAG_POSSIBLE_SPOOF]})
+        return dets, keys
 
     def _identity_key(self, det: Detection) -> str | None:
         key = self.identities[det.exercise].key(det.identity)
@@ -533,6 +573,7 @@ class FusionEngine:
             identity=identity,
             identity_key=view.identity_key,
             first_t_unix=None if math.isnan(info.first_t_unix) else info.first_t_unix,
+            flags=list(info.flags),
             pilot=info.pilot,
             home=info.home,
             friendly=self.alerts.friend_of(identity, view.t_unix) if info.identity else None,
