@@ -331,11 +331,11 @@ def _predicted_exactly(tracker: Tracker, t_now: float) -> tuple[np.ndarray, np.n
     """Every live track's x and P predicted to t_now by the IMM kernel (copies)."""
     from cuas.tracking.imm import imm_predict_batch
 
-    n = tracker._n
-    x, P, mu = tracker._x[:n].copy(), tracker._P[:n].copy(), tracker._mu[:n].copy()
+    n = tracker.table.n
+    x, P, mu = tracker.table.x[:n].copy(), tracker.table.P[:n].copy(), tracker.table.mu[:n].copy()
     imm_predict_batch(
-        tracker._xm[:n].copy(), tracker._Pm[:n].copy(), mu, x, P,
-        t_now - tracker._t[:n], tracker._turn_rate, tracker._mode_accel,
+        tracker.table.xm[:n].copy(), tracker.table.Pm[:n].copy(), mu, x, P,
+        t_now - tracker.table.t[:n], tracker.motion.turn_rate, tracker.motion.mode_accel,
         tracker.config.imm_sojourn_s,
     )  # fmt: skip
     return x, P
@@ -344,16 +344,16 @@ def _predicted_exactly(tracker: Tracker, t_now: float) -> tuple[np.ndarray, np.n
 def test_pre_gate_from_unpredicted_states_keeps_every_pair_the_exact_gate_passes() -> None:
     """reach_bounds is a proof-carrying shortcut: compare it with predicting every track
     exactly (FilterPy-checked kernels) and gating every pair."""
+    from cuas.tracking.gating import reach_bounds
     from cuas.tracking.measurement import POSITION, measurement_cost_pairs
-    from cuas.tracking.tracker import reach_bounds
 
     rng = np.random.default_rng(11)
     tracker = _manoeuvring_tracker(rng, 60)
-    n = tracker._n
-    gate = tracker._gates[2]
+    n = tracker.table.n
+    gate = tracker.gate.thresholds[2]
     passing = 0
     for dt in (0.0, 0.3, 2.0, 9.0):
-        t_now = float(tracker._t[:n].max()) + dt
+        t_now = float(tracker.table.t[:n].max()) + dt
         x, P = _predicted_exactly(tracker, t_now)
         # detections spread around the predicted means, many at the gate's edge
         spread = np.sqrt(np.trace(P[:, :3, :3], axis1=1, axis2=2))[:, None]
@@ -367,8 +367,8 @@ def test_pre_gate_from_unpredicted_states_keeps_every_pair_the_exact_gate_passes
         codes = np.full(k, POSITION, np.int64)
         d2 = measurement_cost_pairs(x, P, codes, z, R, np.zeros(3), np.eye(3), ti, dj)
         centre, offset, var = reach_bounds(
-            tracker._x[:n], tracker._P[:n], tracker._t[:n], t_now,
-            float(np.abs(tracker._turn_rate).max()), float(tracker._mode_accel.max()),
+            tracker.table.x[:n], tracker.table.P[:n], tracker.table.t[:n], t_now,
+            float(np.abs(tracker.motion.turn_rate).max()), float(tracker.motion.mode_accel.max()),
         )  # fmt: skip
         radius = np.sqrt(gate * (var + 3 * SIGMA_M**2)) + offset
         ok = d2 <= gate
@@ -391,13 +391,13 @@ def test_pre_gate_keeps_every_radar_plot_pair_the_exact_gate_passes() -> None:
 
     rng = np.random.default_rng(12)
     tracker = _manoeuvring_tracker(rng, 60)
-    n = tracker._n
+    n = tracker.table.n
     sensor = np.array([150.0, -80.0, 10.0])
     yaw = 0.3
     rot = np.array([[np.cos(yaw), -np.sin(yaw), 0.0], [np.sin(yaw), np.cos(yaw), 0.0], [0, 0, 1]])
     passing = 0
     for dt, code in ((0.0, RANGE_AZ_EL), (0.5, RANGE_AZ_EL_RATE), (3.0, RANGE_AZ_EL)):
-        t_now = float(tracker._t[:n].max()) + dt
+        t_now = float(tracker.table.t[:n].max()) + dt
         x, P = _predicted_exactly(tracker, t_now)
         dim = 4 if code == RANGE_AZ_EL_RATE else 3
         std = np.array([5.0, np.radians(1.0), np.radians(1.5), 0.5])[:dim]
@@ -411,9 +411,11 @@ def test_pre_gate_keeps_every_radar_plot_pair_the_exact_gate_passes() -> None:
         codes = np.full(n, code, np.int64)
         ti, dj = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
         d2 = measurement_cost_pairs(x, P, codes, z, R, sensor, rot, ti, dj)
-        ok = d2 <= tracker._gates[dim - 1]
+        ok = d2 <= tracker.gate.thresholds[dim - 1]
         rows, dets = np.arange(n), np.arange(n)
-        ci, cj = tracker._candidate_pairs(t_now, rows, dets, codes, z, R, sensor, rot)
+        ci, cj = tracker.gate.candidate_pairs(
+            tracker.table, t_now, rows, dets, codes, z, R, sensor, rot
+        )
         kept = set(zip(ci.tolist(), cj.tolist(), strict=True))
         assert set(zip(ti[ok].tolist(), dj[ok].tolist(), strict=True)) <= kept
         assert len(kept) < n * n / 4  # and it does prune

@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from cuas.tracking.coverage import SensorSight
+from cuas.tracking.table import COASTING, CONFIRMED, TENTATIVE, TrackTable
 
 # Revisit learning: the median of a sensor's recent hit intervals, once it has a few.
 # Intervals this short are one object reported twice at once, not a revisit.
@@ -108,6 +109,32 @@ class OpportunityConfirmation:
             return
         self._sights[col] = sight
         self.revisit.declare(col, sight.revisit_s)
+
+    def apply(
+        self, table: TrackTable, t_unix: float, col: int, rows: np.ndarray, hit_t: np.ndarray
+    ) -> int:
+        """Count one scan or burst of reports of sensor col (the newest at t_unix) in which
+        detection j hit row rows[j] at hit_t[j] (a row may repeat): hits, update times, the
+        window of every live track, and confirmation (of tentative and coasting tracks hit).
+        Returns how many tentative tracks it confirmed."""
+        n = table.n
+        np.add.at(table.hits, rows, 1)
+        order = np.lexsort((hit_t, rows))
+        rows, hit_t = rows[order], hit_t[order]
+        last = np.ones(rows.size, bool)  # each row once, at its newest hit
+        last[:-1] = rows[1:] != rows[:-1]
+        rows, hit_t = rows[last], hit_t[last]
+        self.record(
+            t_unix, col, rows, hit_t, table.window[:n], table.chance_t[:n],
+            table.sensor_t[:n, col], table.x[:n], table.t[:n],
+        )  # fmt: skip
+        table.last_update[rows] = np.maximum(table.last_update[rows], hit_t)
+        table.sensor_t[rows, col] = np.fmax(table.sensor_t[rows, col], hit_t)
+        status = table.status[rows]
+        tentative = status == TENTATIVE
+        promote = (status == COASTING) | (tentative & self.confirmed(table.window[rows]))
+        table.status[rows[promote]] = CONFIRMED
+        return int(np.count_nonzero(promote & tentative))
 
     def record(
         self,
