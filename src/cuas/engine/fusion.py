@@ -546,15 +546,20 @@ class FusionEngine:
         rest of building the track)."""
         if not views:
             return []
-        lat, lon, alt = self.frame.to_geodetic(np.array([v.x[:3] for v in views]))
+        x = np.array([v.x for v in views])
+        lat, lon, alt = self.frame.to_geodetic(x[:, :3])
+        pos_cov = np.array([v.P[:3, :3] for v in views])
+        std_m = np.sqrt(np.trace(pos_cov, axis1=1, axis2=2) / 3.0)
         return [
-            self._track(v, GeoPoint(lat_deg=float(la), lon_deg=float(lo), alt_m=float(al)))
-            for v, la, lo, al in zip(views, lat, lon, alt, strict=True)
-        ]
+            self._track(v, GeoPoint(lat_deg=la, lon_deg=lo, alt_m=al), row, s)
+            for v, la, lo, al, row, s in zip(
+                views, lat.tolist(), lon.tolist(), alt.tolist(), x.tolist(), std_m.tolist(),
+                strict=True,
+            )
+        ]  # fmt: skip
 
-    def _track(self, view: TrackView, position: GeoPoint) -> Track:
+    def _track(self, view: TrackView, position: GeoPoint, x: list[float], std_m: float) -> Track:
         info = self.info.get(view.track_id, _TrackInfo())
-        enu = view.x[:3]
         identity = Identity(**info.identity)
         object_class, belief, sources = info.belief.decide()
         return Track(
@@ -563,9 +568,9 @@ class FusionEngine:
             t_unix=view.t_unix,
             status=TrackStatus(view.status),
             position=position,
-            enu_m=(float(enu[0]), float(enu[1]), float(enu[2])),
-            velocity_enu_mps=(float(view.x[3]), float(view.x[4]), float(view.x[5])),
-            position_std_m=float(np.sqrt(np.trace(view.P[:3, :3]) / 3.0)),
+            enu_m=(x[0], x[1], x[2]),
+            velocity_enu_mps=(x[3], x[4], x[5]),
+            position_std_m=std_m,
             object_class=object_class,
             class_source=sources[0] if sources else None,
             class_belief=belief,
