@@ -19,7 +19,9 @@ detections), then
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
+import io
 import json
 import platform
 import pstats
@@ -71,20 +73,12 @@ def profile(path: Path) -> tuple[float, pstats.Stats]:
     from cuas.cli import main as cli_main
 
     profiler = cProfile.Profile()
-    saved = sys.stdout
-    sys.stdout = open("/dev/null", "w")  # noqa: SIM115 - the summary JSON is not wanted here
-    try:
+    with contextlib.redirect_stdout(io.StringIO()):  # the summary JSON is not wanted here
         t0 = time.perf_counter()
         profiler.enable()
-        try:
-            cli_main(["replay", str(path), "--speed", "max"])
-        except SystemExit:
-            pass
+        cli_main(["replay", str(path), "--speed", "max"])
         profiler.disable()
         wall = time.perf_counter() - t0
-    finally:
-        sys.stdout.close()
-        sys.stdout = saved
     return wall, pstats.Stats(profiler)
 
 
