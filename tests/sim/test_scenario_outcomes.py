@@ -17,12 +17,8 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "replay_data" / "scenarios"
 SHIPPED = sorted(SCENARIOS.glob("*.toml"))
 
 FAULTS = {
-    "manned_crossing": "issue 10: class from all the evidence (fuse: radar UAV labels flip an "
-    "ADS-B aircraft to drone; it raises drone alerts)",
-    "birds_in_clutter": "issue 10: class from all the evidence (fuse: radar UAV labels one time "
-    "in five turn bird tracks into drones; 39 drone alerts)",
     "swarm_20": "issue 10: a 15 m grid of 20 drones is not resolved into one track per drone "
-    "(tracks merge and swap: 8 missed, 45 extra alerts); no fix assigned yet",
+    "(tracks merge and swap: members missed or alerted late, alerts repeated); no fix assigned",
 }
 
 
