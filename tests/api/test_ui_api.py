@@ -33,6 +33,7 @@ def test_sensors_carry_their_configured_coverage_and_orientation(serve):
     assert sensor["sensor_id"] == "rid-1" and sensor["state"] == "offline"
     assert sensor["coverage"] == {
         "range_m": 2500.0,
+        "min_range_m": 0.0,
         "azimuth_width_deg": 360.0,
         "min_elevation_deg": None,
         "max_elevation_deg": None,
