@@ -262,7 +262,8 @@ class FusionEngine:
         """The detections and their identity keys, each position checked against its
         identity's own history (``ClaimGate``): one the object cannot have reached is another
         object, keyed apart (``spoof:`` + key) and flagged ``possible_spoof``, never a jump of
-        the identity's track. Positions are converted to the site frame in one call."""
+        the identity's track; the identity's own messages are flagged too from then on (either
+        may be the forger). Positions are converted to the site frame in one call."""
         dets = list(dets)
         keys = [self._identity_key(d) for d in dets]
         claimed = [
@@ -283,10 +284,12 @@ class FusionEngine:
         for i, (e, n, u) in zip(claimed, enu, strict=True):
             det, key = dets[i], keys[i]
             assert key is not None
-            if self.claims[det.exercise].plausible(key, det.t_unix, (e, n, u)):
+            gate = self.claims[det.exercise]
+            if not gate.plausible(key, det.t_unix, (e, n, u)):
+                self.counters["identity_claims_implausible"] += 1
+                keys[i] = f"spoof:{key}"
+            elif key not in gate.disputed:
                 continue
-            self.counters["identity_claims_implausible"] += 1
-            keys[i] = f"spoof:{key}"
             dets[i] = det.model_copy(update={"flags": [*det.flags, FLAG_POSSIBLE_SPOOF]})
         return dets, keys
 

@@ -45,7 +45,9 @@ class ClaimGate:
     ``max_speed_mps`` (by key kind: an ICAO address is an aircraft) times the time since,
     plus ``slack_m`` for both positions' errors (F3411 horizontal accuracy classes reach
     30 m; a track's own spread is not used, so a coasting friend does not widen the gate),
-    is a different object: its caller keys it apart and flags it a possible spoof.
+    is a different object: its caller keys it apart and flags it a possible spoof. The
+    identity is then disputed (``disputed``): whichever object was heard first may be the
+    forger, so the caller flags both from then on, and the friend list silences neither.
     """
 
     MAX_SPEED_MPS = {"icao": 350.0}  # by key kind; everything else is a drone
@@ -55,6 +57,7 @@ class ClaimGate:
     def __init__(self, max_keys: int = 100_000) -> None:
         self._last: OrderedDict[str, tuple[float, float, float, float]] = OrderedDict()
         self.max_keys = max_keys
+        self.disputed: set[str] = set()  # keys claimed from two places at once
 
     def plausible(self, key: str, t_unix: float, enu_m: tuple[float, float, float]) -> bool:
         """Whether the object known as ``key`` can be at ``enu_m`` (site frame) at
@@ -65,10 +68,11 @@ class ClaimGate:
             speed = self.MAX_SPEED_MPS.get(key.split(":", 1)[0], self.DRONE_MAX_SPEED_MPS)
             reach_m = speed * abs(t_unix - t0) + self.SLACK_M
             if math.dist((e0, n0, u0), enu_m) > reach_m:
+                self.disputed.add(key)
                 return False
         if last is None or t_unix >= last[0]:
             self._last[key] = (t_unix, *enu_m)
             self._last.move_to_end(key)
             while len(self._last) > self.max_keys:
-                self._last.popitem(last=False)
+                self.disputed.discard(self._last.popitem(last=False)[0])
         return True
