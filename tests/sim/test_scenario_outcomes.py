@@ -17,8 +17,6 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "replay_data" / "scenarios"
 SHIPPED = sorted(SCENARIOS.glob("*.toml"))
 
 FAULTS = {
-    "forged_remote_id": "issue 10: an identity is a claim, not a fact (fuse: the intruder "
-    "broadcasting the friend's serial is taken for the friend; no critical alert)",
     "swarm_20": "issue 10: a 15 m grid of 20 drones is not resolved into one track per drone "
     "(tracks merge and swap: members missed or alerted late, alerts repeated); no fix assigned",
 }
