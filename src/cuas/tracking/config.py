@@ -38,6 +38,11 @@ class TrackerConfig(BaseModel):
         "imm", description="imm: constant velocity + coordinated turns left/right; ncv"
     )
     imm_cv_accel_std_mps2: float = Field(1.0, gt=0, description="the IMM's quiet CV mode")
+    # Apart from accel_std_mps2 (NCV's) so each model can be tuned on its own; larger values
+    # also absorb a drone braking to a hover, at some cost in clean turns (benchmarks/RESULTS.md)
+    imm_turn_accel_std_mps2: float = Field(
+        3.0, gt=0, description="process noise of the IMM's turn modes"
+    )
     imm_turn_rate_rad_s: float = Field(0.2, gt=0, description="the IMM's turn modes")
     imm_sojourn_s: float = Field(5.0, gt=0, description="expected time spent in one mode")
     bearing_window_s: float = Field(2.0, gt=0, description="how long a bearing waits to cross")

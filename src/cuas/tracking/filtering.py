@@ -25,9 +25,8 @@ class ImmFilter:
             w = config.imm_turn_rate_rad_s
             self.mode_names: tuple[str, ...] | None = IMM_MODES
             self.turn_rate = np.array([0.0, w, -w])
-            self.mode_accel = np.array(
-                [config.imm_cv_accel_std_mps2, config.accel_std_mps2, config.accel_std_mps2]
-            )
+            turn_accel = config.imm_turn_accel_std_mps2
+            self.mode_accel = np.array([config.imm_cv_accel_std_mps2, turn_accel, turn_accel])
         else:
             self.mode_names = None
             self.turn_rate = np.zeros(1)
