@@ -46,6 +46,9 @@ class _Section(BaseModel):
 class ServiceConfig(_Section):
     data_dir: str = "var"
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$")
+    log_format: str = Field(
+        "text", pattern="^(text|json)$", description="json: one JSON object a line"
+    )
     history_retention_h: float = Field(
         168.0, gt=0, description="track history older than this is deleted (look-back window)"
     )

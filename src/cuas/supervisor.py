@@ -29,19 +29,13 @@ from cuas.config import ConfigError, DeploymentConfig, load_config
 from cuas.driver.service import validate_sensors
 from cuas.holders import tcp_port_holders, unix_socket_holders
 from cuas.keys import client_keys, server_keys
+from cuas.log_format import setup_logging
 
 log = logging.getLogger("cuas")
 
 RESTART_BACKOFF_MAX_S = 30.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 HEALTHY_RUN_S = 60.0  # a part that ran this long before dying restarts after 1 s again
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(processName)s %(name)s: %(message)s",
-    )
 
 
 def on_stop_signals(event: threading.Event, also: Callable[[], None] | None = None) -> None:
@@ -95,7 +89,7 @@ def _child(
         from cuas.sim.exercise import with_exercise
 
         with_exercise(config, exercise_sensors)
-    setup_logging(config.service.log_level)
+    setup_logging(config.service.log_level, config.service.log_format)
     stop = threading.Event()
     on_stop_signals(stop, _interrupt if role == "api" else None)
     try:
@@ -204,7 +198,7 @@ def run(
     config = load_config(config_path)
     if api_port is not None:
         config.api.port = api_port
-    setup_logging(config.service.log_level)
+    setup_logging(config.service.log_level, config.service.log_format)
     exercise_sensors: list[dict[str, Any]] = []
     plan = None
     if exercise_path is not None:

@@ -14,7 +14,18 @@ from cuas.api.auth import ApiKeyStore, AuthGate, install_log_redaction
 from cuas.api.limits import BodySizeLimit
 from cuas.api.live import TRACK_STALE_MIN_S, LiveState
 from cuas.api.origin import HostOriginGuard
-from cuas.api.routes import alerts, friends, health, picture, sensors, sites, stream, tracks, ui
+from cuas.api.routes import (
+    alerts,
+    friends,
+    health,
+    metrics,
+    picture,
+    sensors,
+    sites,
+    stream,
+    tracks,
+    ui,
+)
 from cuas.api.routes.ui import dashboard_csp
 from cuas.config import DeploymentConfig
 from cuas.store.sqlite import Store
@@ -62,6 +73,7 @@ def create_app(config: DeploymentConfig, store: Store, output_endpoint: str | No
     for module in (health, sites, sensors, tracks, alerts, friends, picture, stream, ui):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(metrics.router)  # /metrics, where Prometheus looks by default
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     csp = dashboard_csp(config.api)

@@ -19,6 +19,8 @@ def run_api(config: DeploymentConfig) -> None:
             host=config.api.host,
             port=config.api.port,
             log_level="warning",
+            # JSON logs: uvicorn's records go through the root logger's JSON handler too
+            **({"log_config": None} if config.service.log_format == "json" else {}),
             ws_max_size=64 * 1024,  # clients only send pings; bound what they can make us buffer
         )
     finally:

@@ -20,6 +20,7 @@ from cuas.engine.fusion import FusionEngine
 from cuas.keys import server_keys
 from cuas.store.alert_stream import OperatorTransitions
 from cuas.store.database import store_path
+from cuas.store.metrics import CounterPublisher
 from cuas.store.sqlite import Store
 from cuas.warmup import report_compiles, warm_kernels
 
@@ -49,6 +50,7 @@ def run_engine(config: DeploymentConfig, stop: threading.Event | None = None) ->
         curve=server_keys(config.bus, config.base_dir),
     )
     pub = Publisher(config.bus.output, bind=True, src="engine", hwm=config.bus.hwm)
+    metrics = CounterPublisher(store_path(config.data_dir), "engine")
     log.info("engine: ingest %s, output %s", config.bus.ingest, config.bus.output)
     interval = config.tracker.publish_interval_s
     last_publish = 0.0
@@ -81,7 +83,20 @@ def run_engine(config: DeploymentConfig, stop: threading.Event | None = None) ->
                 pub.publish(TOPIC_ALERTS, result.alerts)
                 if result.lost:
                     pub.publish(TOPIC_TRACKS, result.lost)
+            metrics.due(now, engine_counters(engine, sub, pub))
     finally:
         sub.close()
         pub.close()
+        metrics.close()
         store.close()
+
+
+def engine_counters(engine: FusionEngine, sub: Subscriber, pub: Publisher) -> dict[str, float]:
+    """What /metrics shows of the engine: its own and the tracker's counters, what the ingest
+    bus delivered and lost (sequence gaps), and what the output bus could not send."""
+    counters: dict[str, float] = dict(engine.counters)
+    counters.update({f"tracker_{k}": v for k, v in engine.tracker.counters.items()})
+    counters.update({f"ingest_{k}": v for k, v in sub.counters.items()})
+    counters["ingest_lost_messages"] = sub.gaps.lost
+    counters.update({f"output_{k}": v for k, v in pub.counters.items()})
+    return counters

@@ -28,6 +28,7 @@ from cuas.outbound.cot import CotSender, resolve
 from cuas.outbound.webhooks import WebhookDispatcher, WebhookRouter, resolve_secret
 from cuas.store.alert_stream import BATCH, AlertStream, last_event_id
 from cuas.store.database import store_path
+from cuas.store.metrics import CounterPublisher
 from cuas.store.outbox import Outbox
 from cuas.store.sqlite import Store
 
@@ -97,6 +98,16 @@ class OutboundService:
         for sender in self.cot:
             sender.handle(items, now_unix)
 
+    def counters(self, sub: Subscriber) -> dict[str, float]:
+        """What /metrics shows of the outbound process: webhook deliveries and what the
+        output bus delivered to it and lost."""
+        counters: dict[str, float] = {}
+        if self.dispatcher is not None:
+            counters.update({f"webhook_{k}": v for k, v in self.dispatcher.counters.items()})
+        counters.update({f"bus_{k}": v for k, v in sub.counters.items()})
+        counters["bus_lost_messages"] = sub.gaps.lost
+        return counters
+
     def tick(self, now_unix: float) -> None:
         for sender in self.cot:
             sender.tick(now_unix)
@@ -126,6 +137,7 @@ def run_outbound(config: DeploymentConfig, stop: threading.Event | None = None) 
     )
     next_poll = 0.0
     store_failing = False
+    metrics = CounterPublisher(store_path(config.data_dir), "outbound")
     try:
         while not stop.is_set():
             wait_ms = max(0, int((next_poll - time.monotonic()) * 1000))
@@ -147,6 +159,8 @@ def run_outbound(config: DeploymentConfig, stop: threading.Event | None = None) 
                     store_failing = False
                 next_poll = time.monotonic() + (0.0 if full else ALERT_POLL_S)
             service.tick(now)
+            metrics.due(now, service.counters(sub))
     finally:
         sub.close()
+        metrics.close()
         service.close()
