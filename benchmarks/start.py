@@ -5,8 +5,9 @@ install without `cuas warmup` costs) and then with the cache that run left (warm
     python benchmarks/start.py [--runs N]
 
 The demo recording's first detection comes some seconds after its start; that offset is
-printed too, since no start can show a track before it. Each run has its own ports, store
-and cache folder; the ratio cold/warm is of the same machine in the same minutes.
+printed too, since no start can show a track before it. Each run has its own API port, store
+(and so bus sockets) and cache folder; the ratio cold/warm is of the same machine in the
+same minutes.
 """
 
 from __future__ import annotations
@@ -56,8 +57,6 @@ def config_text(data_dir: Path) -> str:
     text = DEMO_CONFIG.read_text(encoding="utf-8")
     for old, new in (
         ("port = 8000", f"port = {free_port()}"),
-        ("tcp://127.0.0.1:5550", f"tcp://127.0.0.1:{free_port()}"),
-        ("tcp://127.0.0.1:5551", f"tcp://127.0.0.1:{free_port()}"),
         ('data_dir = "../var/demo"', f'data_dir = "{data_dir.as_posix()}"'),
         ("replay:../replay_data/", f"replay:{(ROOT / 'replay_data').as_posix()}/"),
     ):

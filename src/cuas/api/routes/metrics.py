@@ -21,8 +21,9 @@ from cuas.schema import SensorState
 from cuas.store.metrics import ProcessCounters
 from cuas.store.outbox import DeliveryState
 
-router = APIRouter(tags=["metrics"], dependencies=[RequireViewer], responses=AUTH_RESPONSES)
+router = APIRouter(tags=["metrics"], dependencies=[RequireViewer])
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+ERROR_SCHEMA = "#/components/schemas/ErrorMessage"  # AUTH_RESPONSES' model, as JSON
 
 
 def _label(value: str) -> str:
@@ -61,7 +62,19 @@ def _queue_depth(store_file: str) -> list[tuple[dict[str, str], float]]:
     return [({"subscription": sub}, n) for sub, n in rows]
 
 
-@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=PlainTextResponse,
+    # the route's own media type is text; the auth errors stay JSON, as everywhere else
+    responses={
+        code: {
+            "description": spec["description"],
+            "content": {"application/json": {"schema": {"$ref": ERROR_SCHEMA}}},
+        }
+        for code, spec in AUTH_RESPONSES.items()
+    },
+)
 def metrics(live: LiveDep, store: StoreDep) -> PlainTextResponse:
     now = time.time()
     snapshot = ProcessCounters(store.path)
