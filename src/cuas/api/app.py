@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from cuas import __version__
 from cuas.api.auth import ApiKeyStore, AuthGate, install_log_redaction
+from cuas.api.headers import SecurityHeaders
 from cuas.api.limits import BodySizeLimit
 from cuas.api.live import TRACK_STALE_MIN_S, LiveState
 from cuas.api.origin import HostOriginGuard
@@ -68,6 +72,7 @@ def create_app(config: DeploymentConfig, store: Store, output_endpoint: str | No
         allowed_hosts=config.api.allowed_hosts,
         counters=live.counters,
     )
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals included
 
     api = APIRouter(prefix="/api/v1")
     for module in (health, sites, sensors, tracks, alerts, friends, picture, stream, ui):
@@ -76,6 +81,7 @@ def create_app(config: DeploymentConfig, store: Store, output_endpoint: str | No
     app.include_router(metrics.router)  # /metrics, where Prometheus looks by default
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    app.add_exception_handler(RequestValidationError, _validation_error)
     csp = dashboard_csp(config.api)
 
     @app.get("/", include_in_schema=False)
@@ -83,3 +89,16 @@ def create_app(config: DeploymentConfig, store: Store, output_endpoint: str | No
         return FileResponse(STATIC_DIR / "index.html", headers={"Content-Security-Policy": csp})
 
     return app
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, except that an input JSON cannot carry (NaN, Infinity: Python's JSON
+    reader takes them) is quoted rather than crashing the answer into a 500."""
+    errors = []
+    for error in exc.errors():  # type: ignore[attr-defined]
+        try:
+            json.dumps(jsonable_encoder(error), allow_nan=False)
+        except ValueError:
+            error = {**error, "input": repr(error.get("input"))}
+        errors.append(jsonable_encoder(error))
+    return JSONResponse({"detail": errors}, status_code=422)

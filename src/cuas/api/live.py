@@ -72,6 +72,9 @@ class LiveState:
         self._pruner: asyncio.Task | None = None
         self._sweeper: asyncio.Task | None = None
         self.started_unix = time.time()
+        self.started_monotonic = time.monotonic()
+        self.last_message_monotonic: float | None = None  # any valid message from the engine
+        self.sensor_heard_monotonic: dict[str, float] = {}
 
     # -- life cycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -109,6 +112,7 @@ class LiveState:
                     self.forget_tracks(f"{msg.src} restarted (its sequence began again)")
                 self.gaps.see(msg.src, msg.seq)
                 self.counters["bus_lost"] = self.gaps.lost
+                self.last_message_monotonic = time.monotonic()
                 if msg.topic == TOPIC_TRACKS:
                     await self.on_tracks(msg.items)  # type: ignore[arg-type]
                 elif msg.topic == TOPIC_ALERTS:
@@ -180,8 +184,10 @@ class LiveState:
         self.broadcast("alerts", alerts)
 
     def on_sensors(self, statuses: list[SensorStatus]) -> None:
+        now = time.monotonic()
         for status in statuses:
             self.sensors[status.sensor_id] = status
+            self.sensor_heard_monotonic[status.sensor_id] = now
         self.broadcast("sensors", statuses)
 
     # -- stream clients -------------------------------------------------------------------

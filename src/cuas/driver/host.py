@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from cuas.config import SensorConfig
 from cuas.driver.api import DecodeError, Driver
+from cuas.driver.clock import SensorClock
 from cuas.driver.sources import RawFrame, Source, SourceExhausted, open_source
 from cuas.plausibility import Screen
 from cuas.replay.format import ReplayWriter
@@ -44,9 +45,12 @@ class FrameDecoder:
     _seq: int = 0
     _reasons: set[str] = field(default_factory=set)
     _screen: Screen = field(init=False)
+    clock: SensorClock = field(init=False)
 
     def __post_init__(self) -> None:
-        self._screen = Screen(f"driver {self.driver.sensor.sensor_id}", self.counters)
+        sensor_id = self.driver.sensor.sensor_id
+        self._screen = Screen(f"driver {sensor_id}", self.counters)
+        self.clock = SensorClock(sensor_id, self.counters)
 
     def __call__(self, t_rx_unix: float, frame: bytes) -> list[Detection]:
         seq = self._seq
@@ -64,6 +68,7 @@ class FrameDecoder:
             self._malformed(f"driver error {type(exc).__name__}: {exc}", exc_info=True)
             return []
         detections = self._screen.detections(detections)
+        self.clock.check(t_rx_unix, detections)
         self.counters["detections"] += len(detections)
         return detections
 
@@ -127,6 +132,9 @@ class SensorRunner(threading.Thread):
                 own = None
             if own is not None and _WORSE[own[0]] > _WORSE[state]:
                 state, detail = own
+            clock = self.decoder.clock.problem()
+            if clock is not None and state is SensorState.OK:
+                state, detail = SensorState.DEGRADED, clock
         return SensorStatus(
             sensor_id=self.sensor.id,
             t_unix=now,

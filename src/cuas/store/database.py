@@ -8,6 +8,7 @@ lets the threads of one process share the connection.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -22,13 +23,24 @@ def store_path(data_dir: Path) -> Path:
     return data_dir / STORE_FILE
 
 
+def _private_file(path: Path) -> None:
+    """Create the database file readable by its owner only (alerts, identities, key hashes:
+    not for other local users), and tighten one made before; SQLite gives its -wal and -shm
+    files the same mode as the database's."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if part.exists():
+            part.chmod(0o600)
+
+
 class Database:
     """A connection to the deployment's SQLite file; subclasses own their tables."""
 
     def __init__(self, path: str | Path, schema: str) -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(self.path))
         self._db = sqlite3.connect(
             self.path, timeout=10.0, check_same_thread=False, isolation_level=None
         )

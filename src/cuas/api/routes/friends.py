@@ -28,6 +28,8 @@ from cuas.api.deps import (
 )
 from cuas.store.lists import FriendNotFound, FriendStore
 
+EXPIRES_T_UNIX_MAX = 4_102_444_800.0  # 2100-01-01: past it, a typo (or 1e308), not a plan
+
 router = APIRouter(
     prefix="/friends", tags=["friends"], dependencies=[RequireViewer], responses=AUTH_RESPONSES
 )
@@ -45,7 +47,13 @@ class FriendRequest(BaseModel):
     kind: FriendKind
     value: str = Field(min_length=1, max_length=64, description="the ID, as broadcast")
     label: str = Field("", max_length=200)
-    expires_t_unix: float | None = Field(None, description="UNIX time it stops applying")
+    expires_t_unix: float | None = Field(
+        None,
+        gt=0,
+        le=EXPIRES_T_UNIX_MAX,
+        allow_inf_nan=False,
+        description="UNIX time it stops applying (before the year 2100)",
+    )
     operator: str = Field(min_length=1, max_length=64, description="who makes the change")
 
     @field_validator("value")
