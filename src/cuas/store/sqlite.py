@@ -26,6 +26,7 @@ from cuas.schema import (
     ZoneLevel,
 )
 from cuas.store.database import Database
+from cuas.store.migrations import migrate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -72,14 +73,6 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 """
 
 # Added after the first release; an older file gets them with ALTER TABLE on opening.
-_ALERT_COLUMNS_ADDED = {
-    "reason": "TEXT NOT NULL DEFAULT ''",
-    "resolved_by": "TEXT",
-    "resolved_t": "REAL",
-    "resolution_note": "TEXT",
-    "evidence_json": "TEXT",
-    "exercise": "INTEGER NOT NULL DEFAULT 0",  # 1: caused by an injected exercise scenario
-}
 _ALERT_COLUMNS = (
     "alert_id, site_id, zone_id, zone_level, rule, object_key, track_id, state, raised_t, "
     "updated_t, acknowledged_by, acknowledged_t, note, track_json, reason, resolved_by, "
@@ -161,14 +154,8 @@ class Store(Database):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path, _SCHEMA)
-        with self.write():  # two processes may open an old-format file at once
-            have = {r[1] for r in self._db.execute("PRAGMA table_info(alerts)")}
-            for column, decl in _ALERT_COLUMNS_ADDED.items():
-                if column not in have:
-                    self._db.execute(f"ALTER TABLE alerts ADD COLUMN {column} {decl}")
-            have = {r[1] for r in self._db.execute("PRAGMA table_info(alert_events)")}
-            if "alert_json" not in have:  # the alert after each transition, for the outbound
-                self._db.execute("ALTER TABLE alert_events ADD COLUMN alert_json TEXT")
+        with self.write() as db:  # two processes may open an old-format file at once
+            migrate(db, self.path)
 
     # -- alerts -----------------------------------------------------------------------
     def raise_alert(
