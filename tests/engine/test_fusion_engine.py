@@ -163,3 +163,32 @@ def test_reorder_lag_holds_detections_until_the_step_clock_passes_it(lag: float)
     engine.ingest([radar_plot(10.0, np.random.default_rng(4))])
     assert len(engine.step(10.0 + lag / 2).tracks) == (1 if lag == 0.0 else 0)
     assert len(engine.step(10.0 + lag).tracks) == 1
+
+
+@pytest.mark.parametrize("track_id", ["T-PROBE-1", "X7", "T"])
+def test_an_open_alert_naming_a_track_id_this_engine_did_not_make_is_no_crash(
+    track_id: str,
+) -> None:
+    """Open alerts are adopted from the store at start, whoever raised them (another engine
+    version, a probe, an import): their track ids need not be ours."""
+    from cuas.schema import ZoneLevel
+
+    from support import drone_track
+
+    store = Store(":memory:")
+    store.raise_alert(
+        site_id="s",
+        zone_id="z",
+        zone_level=ZoneLevel.CRITICAL,
+        rule="drone_in_zone",
+        object_key=f"track:{track_id}",
+        track=drone_track(track_id),
+        t_unix=1.0,
+        reason="adopted",
+    )
+    engine = FusionEngine(config(), store)
+    rng = np.random.default_rng(3)
+    engine.ingest([radar_plot(2.0, rng)])
+    engine.step(2.0, full=False)
+    result = engine.step(2.5, full=True)
+    assert [t.track_id for t in result.tracks], "the radar plot's track is in the picture"

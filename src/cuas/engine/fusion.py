@@ -170,6 +170,14 @@ class StepResult:
         return self.picture()
 
 
+def _track_number(track_id: str | None) -> int | None:
+    """The tracker's number of an engine track id ("T123"); None for an id this engine did
+    not make (an alert adopted from the store may name any track id)."""
+    if track_id is None or not track_id.startswith("T") or not track_id[1:].isdigit():
+        return None
+    return int(track_id[1:])
+
+
 class FusionEngine:
     def __init__(
         self, config: DeploymentConfig, store: Store, *, watch_sensors: bool = False
@@ -519,12 +527,11 @@ class FusionEngine:
         """Live tracks that open zone alerts name, by track id or by identity key."""
         out = []
         for object_key, track_id in self.alerts.zone_alert_objects():
-            if object_key.startswith("track:T"):
-                out.append(int(object_key.removeprefix("track:T")))
-            elif (found := self.tracker.track_id_of(object_key)) is not None:
-                out.append(found)
-            if track_id is not None:
-                out.append(int(track_id.removeprefix("T")))
+            if object_key.startswith("track:"):
+                number = _track_number(object_key.removeprefix("track:"))
+            else:
+                number = self.tracker.track_id_of(object_key)
+            out += [n for n in (number, _track_number(track_id)) if n is not None]
         return out
 
     def _friend_ids(self, t_unix: float) -> list[int]:
