@@ -255,3 +255,28 @@ def test_a_hit_charges_the_revisits_it_finds_missed_before_counting() -> None:
     assert format(int(window[0]), "05b") == "11001"
     assert math.isnan(chance[1, 0])  # never hit by the sensor: never charged
     assert stage.confirmed(window).tolist() == [True, False]
+
+
+def test_a_slow_radar_confirms_its_targets_although_its_revisit_exceeds_the_tentative_life() -> (
+    None
+):
+    """One turn in 6 s, longer than tentative_delete_after_s (4 s): the tracker, advanced
+    every second as the engine does, keeps each tentative track for its next plots."""
+    rng = np.random.default_rng(5)
+    p0, v = swarm(4, rng)
+    revisit_s = 6.0
+    tracker = Tracker(CFG, sensors={"radar": SensorSight(revisit_s=revisit_s)})
+    events = sorted(
+        (k * revisit_s + revisit_s * (math.atan2(p[0], p[1]) % (2 * math.pi)) / (2 * math.pi), i)
+        for k in range(4)
+        for i, p in enumerate(p0)
+    )
+    ids = {}
+    t_next = 0.0
+    for t, i in events:
+        while t_next < t:
+            tracker.advance(t_next)
+            t_next += 1.0
+        ids[i] = plot(tracker, t, "radar", p0[i] + v[i] * t)
+    assert statuses(tracker, ids) == dict.fromkeys(range(4), "confirmed")
+    assert tracker.counters["tracks_started"] == 4

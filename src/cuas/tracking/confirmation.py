@@ -63,6 +63,10 @@ class RevisitLearner:
         declared = self._declared.get(col)
         return declared if declared is not None else self._learned.get(col, math.nan)
 
+    def declared_periods_s(self, n_cols: int) -> np.ndarray:
+        """Every sensor column's declared period (n_cols,), nan where not declared."""
+        return np.array([self._declared.get(col, math.nan) for col in range(n_cols)])
+
     def learn(self, col: int, intervals_s: np.ndarray) -> None:
         """Take the intervals (s) between consecutive hits of the sensor on the same tracks."""
         if col in self._declared:

@@ -300,7 +300,8 @@ class Tracker:
 
         Does not move the scan clock, so wall-clock calls do not make sensor data late.
         """
-        dead = self.deleter.dead(self.table, t_unix)
+        revisit_s = self.confirmation.revisit.declared_periods_s(len(self.table.sensor_col))
+        dead = self.deleter.dead(self.table, t_unix, revisit_s)
         if not dead.any():
             return []
         rows = np.flatnonzero(dead)
