@@ -71,6 +71,7 @@ def test_a_store_from_before_snapshots_gets_the_column_and_old_rows_fall_back(tm
     old.close()
     with sqlite3.connect(path) as db:  # what a file written before snapshots holds
         db.execute("ALTER TABLE alert_events DROP COLUMN alert_json")
+        db.execute("PRAGMA user_version = 1")  # migration 2 adds the column back
 
     store = Store(path)
     with store.read() as db:

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 STORE_FILE = "cuas.sqlite"
@@ -28,7 +28,13 @@ def _private_file(path: Path) -> None:
     not for other local users), and tighten one made before; SQLite gives its -wal and -shm
     files the same mode as the database's."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    if not path.exists():
+        # Only a file that does not exist yet is opened here: closing a descriptor of a
+        # database that another connection of this process holds would drop that
+        # connection's POSIX locks (SQLite's "how to corrupt a database"), and a reader
+        # then missed other processes' commits (a revoked API key kept working).
+        with suppress(FileExistsError):  # made by another process meanwhile
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
     for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if part.exists():
             part.chmod(0o600)
