@@ -116,6 +116,17 @@ class AlertEvidence(BaseModel):
             **extra,
         )
 
+    def refreshed(self, track: Track) -> AlertEvidence:
+        """This evidence with the object's class, identity and pilot as the track now has
+        them; what only the alert knew (signature, sensor, predicted breach) is kept."""
+        return AlertEvidence.of_track(
+            track,
+            signature=self.signature,
+            sensor_id=self.sensor_id,
+            time_to_breach_s=self.time_to_breach_s,
+            breach_point=self.breach_point,
+        )
+
 
 def _alert(row: tuple) -> Alert:
     track = Track.model_validate_json(row[13]) if row[13] else None
@@ -218,13 +229,7 @@ class Store(Database):
             if evidence is None:  # keep what the alert knew, refreshed from the track
                 evidence = AlertEvidence.of_alert(current)
                 if track is not None:
-                    evidence = AlertEvidence.of_track(
-                        track,
-                        signature=evidence.signature,
-                        sensor_id=evidence.sensor_id,
-                        time_to_breach_s=evidence.time_to_breach_s,
-                        breach_point=evidence.breach_point,
-                    )
+                    evidence = evidence.refreshed(track)
             self._db.execute(
                 "UPDATE alerts SET state=?, updated_t=?, rule=?, reason=?,"
                 " track_id=COALESCE(?, track_id), track_json=COALESCE(?, track_json),"
@@ -301,14 +306,7 @@ class Store(Database):
             current = self._get(alert_id)
             if current.state not in OPEN_ALERT_STATES:
                 return current
-            old = AlertEvidence.of_alert(current)
-            evidence = AlertEvidence.of_track(
-                track,
-                signature=old.signature,
-                sensor_id=old.sensor_id,
-                time_to_breach_s=old.time_to_breach_s,
-                breach_point=old.breach_point,
-            )
+            evidence = AlertEvidence.of_alert(current).refreshed(track)
             self._db.execute(
                 "UPDATE alerts SET object_key=?, updated_t=?, track_id=?, track_json=?,"
                 " evidence_json=? WHERE alert_id=? AND state=?",
